@@ -1,0 +1,96 @@
+"""Command line: `compkit run`, `compkit demo`, `compkit generate`, `compkit list`, and the stage wrapper."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from common.errors import KitError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_stage(main: Callable, script: str, doc: str | None, options: list[tuple[str, dict]] = ()) -> None:
+    """Parse a stage script's arguments, load its contest, call `main(contest, args)`.
+
+    A KitError (bad config, bad data, refused blend) ends the stage with its message and exit code 2
+    instead of a traceback; outputs of earlier stages are untouched.
+    """
+    from common.contest import Contest
+
+    parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
+    parser.add_argument("--contest", type=Path, default=Path(script).resolve().parents[1],
+                        help="contest folder (default: the folder this script belongs to)")
+    for flag, kwargs in options:
+        parser.add_argument(flag, **kwargs)
+    args = parser.parse_args()
+    try:
+        main(Contest.load(args.contest), args)
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from common.pipeline import STAGES, run_stages
+
+    parser = argparse.ArgumentParser(prog="compkit", description="Competition kit: run contests built from the template.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a contest's stages in order")
+    run.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
+    run.add_argument("--from", dest="start", default="01", help="first stage number (default 01)")
+    run.add_argument("--to", dest="stop", default="07", help="last stage number (default 07)")
+    run.add_argument("--skip", nargs="*", default=[], help="stage numbers to skip, e.g. --skip 06")
+    demo = sub.add_parser("demo", help="the steam contest end to end on generated data")
+    demo.add_argument("--contest", type=Path, default=REPO / "competitions" / "steam")
+    gen = sub.add_parser("generate", help="write a synthetic data set with a contest's schema")
+    gen.add_argument("name")
+    gen.add_argument("out", type=Path)
+    gen.add_argument("--seed", type=int, default=0)
+    lst = sub.add_parser("list", help="list registered models, metrics, features, ensemblers")
+    lst.add_argument("pattern", nargs="?", default="*")
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        chosen = [s for s in STAGES if args.start <= s[:2] <= args.stop and s[:2] not in args.skip]
+        run_stages(args.contest.resolve(), chosen)
+    elif args.command == "demo":
+        _demo(args.contest.resolve())
+    elif args.command == "generate":
+        from common.datasets import GENERATORS
+
+        for path in GENERATORS.create(args.name, args.out, seed=args.seed):
+            print(path)
+    elif args.command == "list":
+        _list(args.pattern)
+
+
+def _demo(contest_dir: Path) -> None:
+    from common.contest import Contest
+    from common.datasets import GENERATORS
+    from common.pipeline import run_stages
+
+    contest = Contest.load(contest_dir)
+    data = contest.config.data
+    if not (contest.path(data.train).is_file() and contest.path(data.test).is_file()):
+        GENERATORS.create(contest.config.competition.name, contest.path(data.train).parent, seed=0)
+        print(f"generated synthetic {contest.config.competition.name} data in {contest.path(data.train).parent} "
+              "(put the real files there to compete)")
+    run_stages(contest_dir)
+
+
+def _list(pattern: str) -> None:
+    import common.models  # noqa: F401
+    from common.ensemble import ENSEMBLERS
+    from common.features import FEATURES
+    from common.metrics import METRICS
+    from common.models import MODELS
+    from common.train import TRAIN_FILTERS
+
+    for registry in (MODELS, METRICS, FEATURES, ENSEMBLERS, TRAIN_FILTERS):
+        print(f"{registry.kind}s: {', '.join(registry.list(pattern))}")
+
+
+if __name__ == "__main__":
+    main()

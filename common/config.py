@@ -1,0 +1,185 @@
+"""config.yaml -> validated, frozen objects. Unknown keys are errors, with a 'did you mean'.
+
+Every pluggable part (feature step, model, ensembler, train filter) is a `{name, params}` block
+resolved later by the registry of its kind.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from common.errors import ConfigError, did_you_mean
+
+TASKS = ("regression", "binary", "multiclass")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component(_Frozen):
+    """A named, parametrised part: `{name: lightgbm, params: {...}}`. `label` names its run."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def run_label(self) -> str:
+        return self.label or self.name
+
+
+class CompetitionSection(_Frozen):
+    name: str
+    task: Literal["regression", "binary", "multiclass"]
+    metric: str
+    platform: Literal["kaggle", "tianchi"] = "kaggle"
+    kaggle_slug: str | None = None
+    n_classes: int | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from common.metrics import METRICS
+
+        METRICS.get(value)  # raises with the list of metrics and a suggestion
+        return value
+
+
+class DataSection(_Frozen):
+    train: str
+    test: str
+    sep: str = ","
+    id_column: str | None = None
+    target: str
+    categorical: list[str] = Field(default_factory=list)
+    sample_submission: str | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class FoldsSection(_Frozen):
+    scheme: Literal["kfold", "stratified", "group", "stratified_group", "time"] = "kfold"
+    n_splits: int = Field(5, ge=2)
+    seed: int = 42
+    group_column: str | None = None
+    time_column: str | None = None
+
+    @model_validator(mode="after")
+    def _columns_for_scheme(self) -> FoldsSection:
+        if self.scheme in ("group", "stratified_group") and not self.group_column:
+            raise ValueError(f"folds.scheme {self.scheme!r} needs folds.group_column")
+        if self.scheme == "time" and not self.time_column:
+            raise ValueError("folds.scheme 'time' needs folds.time_column")
+        return self
+
+
+class TrainSection(_Frozen):
+    filter: Component | None = None
+    runs_dir: str = "runs"
+
+
+class OptimizeSection(_Frozen):
+    model: Component | None = None
+    n_trials: int = Field(0, ge=0)
+    timeout_s: float | None = None
+    storage: str | None = None
+    study_name: str | None = None
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pruner_warmup_folds: int = Field(1, ge=0)
+
+
+class EnsembleSection(_Frozen):
+    strategies: list[Component] = Field(
+        default_factory=lambda: [Component(name=n) for n in ("mean", "weighted", "hill_climb", "stacking")]
+    )
+    choose: str = "best"
+    runs: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class SubmissionSection(_Frozen):
+    format: Literal["csv", "lines"] = "csv"
+    file_name: str = "submission.csv"
+    columns: list[str] | None = None
+    float_format: str | None = None
+
+
+class Config(_Frozen):
+    competition: CompetitionSection
+    data: DataSection
+    folds: FoldsSection = FoldsSection()
+    features: list[Component] = Field(default_factory=list)
+    models: list[Component]
+    train: TrainSection = TrainSection()
+    optimize: OptimizeSection = OptimizeSection()
+    ensemble: EnsembleSection = EnsembleSection()
+    submission: SubmissionSection = SubmissionSection()
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _unique_run_labels(self) -> Config:
+        labels = [m.run_label for m in self.models]
+        dupes = sorted({lbl for lbl in labels if labels.count(lbl) > 1})
+        if dupes:
+            raise ValueError(f"models: labels {dupes} appear twice; give each a distinct `label:`")
+        return self
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a contest's config.yaml; ConfigError names the file, the key and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}. Run the stage from a contest folder made by cookiecutter.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (competition, data, models, ...).")
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is invalid:\n" + _explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = _fields_at(err["loc"][:-1])
+            key = err["loc"][-1]
+            allowed = ", ".join(sorted(parent)) if parent else "see the template's config.yaml"
+            lines.append(f"  - unknown key {loc!r} (allowed here: {allowed}).{did_you_mean(str(key), parent)}")
+        elif err["type"] == "missing":
+            lines.append(f"  - missing required key {loc!r}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = f"; got {got!r}" if got is not None and not isinstance(got, dict) else ""
+            lines.append(f"  - {loc or '(top level)'}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model reached by following `loc` from Config (for suggestions)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        candidates = [annotation, *(inner or [])]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))

@@ -1,0 +1,162 @@
+"""A contest folder: its config, its paths, its validated raw data, folds and feature tables.
+
+Paths resolve from the contest folder (where config.yaml is), never from the working directory.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.config import Config, load_config
+from common.errors import ConfigError, DataError, FoldMismatchError
+from common.features import FeatureContext, FeatureSet, build_features
+from common.folds import Folds, load_folds, make_folds, save_folds
+from common.io import file_digest, read_table, stable_hash
+from common.metrics import Metric, get_metric
+from common.store import RunStore
+
+
+@dataclass(frozen=True)
+class Contest:
+    root: Path
+    config: Config
+
+    @classmethod
+    def load(cls, root: str | Path) -> Contest:
+        """Load the contest in `root` (a folder with config.yaml, or a file inside such a folder)."""
+        root = Path(root).resolve()
+        if root.is_file():
+            root = root.parent
+        for folder in (root, *root.parents):
+            if (folder / "config.yaml").is_file():
+                contest = cls(folder, load_config(folder / "config.yaml"))
+                contest.import_features()
+                return contest
+        raise ConfigError(f"no config.yaml in {root} or above it: run stages from inside a contest folder.")
+
+    # ---- paths
+    def path(self, relative: str | Path) -> Path:
+        return self.root / relative
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.root / "submissions"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def folds_dir(self) -> Path:
+        return self.root / "folds"
+
+    @cached_property
+    def store(self) -> RunStore:
+        return RunStore(self.root / self.config.train.runs_dir)
+
+    @property
+    def metric(self) -> Metric:
+        return get_metric(self.config.competition.metric)
+
+    @property
+    def task(self) -> str:
+        return self.config.competition.task
+
+    def import_features(self) -> None:
+        """Import the contest's features.py so its @FEATURES.register functions exist."""
+        path = self.root / "features.py"
+        if not path.is_file():
+            return
+        name = f"contest_features_{stable_hash(str(path), length=8)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+    # ---- raw data
+    @cached_property
+    def data_digest(self) -> str:
+        d = self.config.data
+        return stable_hash(*(file_digest(self.path(p)) for p in (d.train, d.test) if self.path(p).is_file()))
+
+    def load_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Train and test frames, checked: files, columns, numeric values, ids, target."""
+        d = self.config.data
+        id_cols = [d.id_column] if d.id_column else []
+        train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target], what="train")
+        test = read_table(self.path(d.test), d.sep, required=id_cols, what="test")
+        expected = [c for c in train.columns if c != d.target]
+        missing = [c for c in expected if c not in test.columns]
+        extra = [c for c in test.columns if c not in train.columns]
+        if missing or extra:
+            raise DataError(
+                f"test file {self.path(d.test)} does not have the train file's columns: "
+                + (f"missing {missing[:10]}; " if missing else "") + (f"unexpected {extra[:10]}; " if extra else "")
+                + "use the contest's original files, or drop those columns in a feature step."
+            )
+        for frame, name in ((train, d.train), (test, d.test)):
+            for column in frame.columns:
+                if column not in d.categorical and column != d.id_column:
+                    from common.io import check_numeric
+
+                    check_numeric(frame, column, self.path(name), "train" if name == d.train else "test")
+            if d.id_column:
+                _check_unique(frame, d.id_column, self.path(name))
+        if train[d.target].isna().any():
+            row = int(np.flatnonzero(train[d.target].isna().to_numpy())[0])
+            raise DataError(f"train file {self.path(d.train)}: target {d.target!r} is empty at row {row} "
+                            f"(line {row + 2}). Remove unlabeled rows or fill the target.")
+        return train, test
+
+    # ---- folds
+    def folds(self, train: pd.DataFrame | None = None) -> Folds:
+        """Saved folds, made and saved on first use. Refuses folds made on other data."""
+        saved = load_folds(self.folds_dir)
+        if saved is not None:
+            if saved.data_digest != self.data_digest:
+                raise FoldMismatchError(
+                    f"{self.folds_dir} holds folds made for other data (the raw train/test files changed). "
+                    f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be ignored."
+                )
+            return saved
+        if train is None:
+            train, _ = self.load_raw()
+        f = self.config.folds
+        column = lambda name: train[name].to_numpy() if name else None  # noqa: E731
+        folds = make_folds(len(train), f.scheme, f.n_splits, f.seed, y=train[self.config.data.target].to_numpy(),
+                           groups=column(f.group_column), order=column(f.time_column), data_digest=self.data_digest)
+        save_folds(folds, self.folds_dir)
+        return folds
+
+    # ---- features
+    def features(self, log=print) -> FeatureSet:
+        """Build (or load from cache) the feature tables the config describes."""
+        train, test = self.load_raw()
+        folds = self.folds(train)
+        d = self.config.data
+        ctx = FeatureContext(d.target, d.id_column, self.task, folds, self.config.seed, self.root)
+        return build_features(train, test, list(self.config.features), ctx, self.cache_dir / "features",
+                              stable_hash(self.data_digest, folds.hash), log=log)
+
+    def n_classes(self, y: np.ndarray) -> int | None:
+        if self.task != "multiclass":
+            return None
+        return self.config.competition.n_classes or int(np.max(y)) + 1
+
+
+def _check_unique(frame: pd.DataFrame, column: str, path: Path) -> None:
+    dup = frame[column].duplicated(keep=False)
+    if dup.any():
+        rows = np.flatnonzero(dup.to_numpy())[:3].tolist()
+        raise DataError(f"{path}: id column {column!r} has duplicates, e.g. {frame[column].iloc[rows[0]]!r} at rows "
+                        f"{rows}. Ids must be unique: remove the duplicate rows or fix data.id_column.")

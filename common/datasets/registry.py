@@ -1,0 +1,3 @@
+from common.registry import Registry
+
+GENERATORS = Registry("data generator")

@@ -1,0 +1,150 @@
+"""Feature steps: registered functions applied in order, each step cached as parquet.
+
+A step is `fn(train, test, ctx, **params) -> (train, test)`; frames keep the id and target columns.
+Each step's cache key chains the data, the folds, the previous steps, the step's params and its
+source code, so editing a function in features.py rebuilds that step and the ones after it.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.errors import DataError
+from common.folds import Folds
+from common.io import read_json, stable_hash, write_json, write_parquet
+from common.registry import Registry
+from common.shift import ks_table
+
+FEATURES: Registry[Callable[..., tuple[pd.DataFrame, pd.DataFrame]]] = Registry("feature")
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """What a feature step may need besides the frames."""
+
+    target: str
+    id_column: str | None
+    task: str
+    folds: Folds
+    seed: int
+    root: Path
+
+    def feature_columns(self, frame: pd.DataFrame) -> list[str]:
+        return [c for c in frame.columns if c not in (self.target, self.id_column)]
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    X: pd.DataFrame
+    y: np.ndarray
+    X_test: pd.DataFrame
+    key: str
+
+
+def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ctx: FeatureContext,
+                   cache_dir: Path, data_key: str, log: Callable[[str], None] = print) -> FeatureSet:
+    """Apply `steps` ({name, params}) in order, reusing cached step outputs."""
+    key = data_key
+    for i, step in enumerate(steps):
+        fn = FEATURES.get(step.name)
+        key = stable_hash(key, step.name, step.params, _source(fn))
+        step_dir = Path(cache_dir) / f"{i:02d}-{step.name}-{key}"
+        if (step_dir / "done.json").is_file():
+            train, test = pd.read_parquet(step_dir / "train.parquet"), pd.read_parquet(step_dir / "test.parquet")
+            log(f"  feature {step.name}: cached ({train.shape[1]} columns)")
+            continue
+        before = set(train.columns)
+        train, test = fn(train, test, ctx, **step.params)
+        write_parquet(step_dir / "train.parquet", train)
+        write_parquet(step_dir / "test.parquet", test)
+        added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
+        write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
+        log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
+            + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else ""))
+    write_json(Path(cache_dir) / "latest.json", {"key": key})
+    return _split(train, test, ctx, key)
+
+
+def latest_key(cache_dir: Path) -> str | None:
+    path = Path(cache_dir) / "latest.json"
+    return read_json(path)["key"] if path.is_file() else None
+
+
+def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: str) -> FeatureSet:
+    columns = ctx.feature_columns(train)
+    missing = [c for c in columns if c not in test.columns]
+    if missing:
+        raise DataError(f"feature columns {missing[:10]} exist in train but not in test; a feature step must "
+                        "produce the same columns for both frames.")
+    X, X_test = train[columns], test[columns]
+    for frame, what in ((X, "train"), (X_test, "test")):
+        bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype))]
+        if bad:
+            raise DataError(f"{what} feature columns {bad[:10]} are not numeric; encode them in a feature step "
+                            "(or list them under data.categorical and use a model that takes categories).")
+    return FeatureSet(X, train[ctx.target].to_numpy(), X_test, key)
+
+
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn))
+
+
+# ---------------------------------------------------------------- generic steps
+@FEATURES.register("drop_columns")
+def drop_columns(train, test, ctx, columns: list[str]):
+    """Drop named columns from both frames."""
+    return train.drop(columns=columns, errors="ignore"), test.drop(columns=columns, errors="ignore")
+
+
+@FEATURES.register("drop_shifted")
+def drop_shifted(train, test, ctx, threshold: float = 0.2, keep: list[str] | None = None):
+    """Drop features whose train and test distributions differ: KS statistic above `threshold`."""
+    table = ks_table(train, test, [c for c in ctx.feature_columns(train) if c not in (keep or [])])
+    shifted = table.loc[table["ks"] > threshold, "feature"].tolist()
+    return train.drop(columns=shifted), test.drop(columns=shifted)
+
+
+@FEATURES.register("scale")
+def scale(train, test, ctx, method: str = "minmax"):
+    """Min-max or standard scaling of every feature, fitted on train and test together."""
+    cols = ctx.feature_columns(train)
+    both = pd.concat([train[cols], test[cols]])
+    if method == "minmax":
+        lo, span = both.min(), (both.max() - both.min()).replace(0, 1)
+        f = lambda frame: (frame[cols] - lo) / span  # noqa: E731
+    elif method == "standard":
+        mu, sd = both.mean(), both.std().replace(0, 1)
+        f = lambda frame: (frame[cols] - mu) / sd  # noqa: E731
+    else:
+        raise ValueError(f"scale: method must be 'minmax' or 'standard'; got {method!r}")
+    return train.assign(**f(train)), test.assign(**f(test))
+
+
+@FEATURES.register("power_transform")
+def power_transform(train, test, ctx, method: str = "box-cox", columns: list[str] | None = None):
+    """Box-Cox (after shifting each column to start at 1) or Yeo-Johnson, then standardise."""
+    from sklearn.preprocessing import PowerTransformer
+
+    cols = columns or ctx.feature_columns(train)
+    both = pd.concat([train[cols], test[cols]])
+    shift = 1 - both.min() if method == "box-cox" else 0
+    pt = PowerTransformer(method=method, standardize=True).fit(both + shift)
+    out = lambda frame: pd.DataFrame(pt.transform(frame[cols] + shift), columns=cols, index=frame.index)  # noqa: E731
+    return train.assign(**out(train)), test.assign(**out(test))
+
+
+@FEATURES.register("fillna")
+def fillna(train, test, ctx, value: float | str = "median"):
+    """Fill missing feature values with a constant or the train median."""
+    cols = ctx.feature_columns(train)
+    fill = (train[cols].median() if value == "median" else pd.Series(value, index=cols)).to_dict()
+    return train.fillna(fill), test.fillna(fill)

@@ -1,0 +1,8 @@
+"""Models behind one interface, one module per library family. Importing this fills MODELS.
+
+Heavy libraries (lightgbm, torch, ...) are imported inside `fit`, so listing models is instant.
+"""
+from common.models import catboost, lightgbm, sklearn, torch_tabular, xgboost  # noqa: F401
+from common.models.base import MODELS, Model, create_model
+
+__all__ = ["MODELS", "Model", "create_model"]

@@ -1,0 +1,68 @@
+"""The one interface every model implements, from ridge to a GPU transformer.
+
+    model = create_model(Component(name="lightgbm", params={...}), task="binary", seed=0)
+    model.fit(X_train, y_train, X_valid, y_valid, workdir=fold_dir)   # returns self
+    model.predict(X)   # regression: values; binary: P(y=1); multiclass: (n, k) probabilities
+
+`X` is whatever the features stage produced (a DataFrame for tabular contests, a frame of texts or
+image paths for the deep ones): the fold loop only slices rows. The validation fold is there for
+early stopping; `workdir` is a scratch folder inside the run for checkpoints.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.registry import Registry
+
+MODELS: Registry[Any] = Registry("model")
+
+
+class Model:
+    """Base class: the constructor only stores parameters (as in scikit-learn)."""
+
+    #: tasks this model can learn; checked before fitting so a wrong config fails early
+    tasks: tuple[str, ...] = ("regression", "binary", "multiclass")
+
+    def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
+        self.task = task
+        self.seed = seed
+        self.n_classes = n_classes
+        self.params = params
+        #: facts worth keeping in the run's meta (best iteration, epochs, ...), filled by fit
+        self.info: dict[str, Any] = {}
+
+    def fit(
+        self,
+        X: Any,
+        y: np.ndarray,
+        X_valid: Any = None,
+        y_valid: np.ndarray | None = None,
+        workdir: Path | None = None,
+    ) -> Model:
+        raise NotImplementedError
+
+    def predict(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_task(self) -> None:
+        if self.task not in self.tasks:
+            raise ValueError(
+                f"model {type(self).__name__} handles {self.tasks}, not task {self.task!r}; "
+                "pick another model in config.yaml"
+            )
+
+    def classes(self, y: np.ndarray) -> int:
+        """Number of classes for multiclass tasks (config value, else the labels seen)."""
+        return int(self.n_classes or (int(np.max(y)) + 1))
+
+
+def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = None) -> Model:
+    """Build the model a config block `{name, params}` describes."""
+    import common.models  # noqa: F401  (fills the registry)
+
+    model = MODELS.create(spec.name, task=task, seed=seed, n_classes=n_classes, **spec.params)
+    model.check_task()
+    return model

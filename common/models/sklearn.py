@@ -1,0 +1,63 @@
+"""scikit-learn models: linear, kernel, and tree ensembles, with imputation and scaling built in."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from common.models.base import MODELS, Model
+
+
+class SklearnModel(Model):
+    """Wraps an estimator class per task; median imputation always, standard scaling if `scale`."""
+
+    def __init__(self, regressor=None, classifier=None, scale=False, seed_param=None, task="regression", seed=0, n_classes=None, **params):
+        super().__init__(task, seed, n_classes, **params)
+        self.regressor, self.classifier, self.scale, self.seed_param = regressor, classifier, scale, seed_param
+        self.tasks = tuple(t for t, ok in (("regression", regressor), ("binary", classifier), ("multiclass", classifier)) if ok)
+
+    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> SklearnModel:
+        cls = self.regressor if self.task == "regression" else self.classifier
+        params = dict(self.params)
+        if self.seed_param:
+            params.setdefault(self.seed_param, self.seed)
+        steps = [SimpleImputer(strategy="median", keep_empty_features=True)]
+        if self.scale:
+            steps.append(StandardScaler())
+        self.pipeline_ = make_pipeline(*steps, cls(**params)).fit(np.asarray(X, dtype=float), np.asarray(y))
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if self.task == "regression":
+            return self.pipeline_.predict(X)
+        proba = self.pipeline_.predict_proba(X)
+        return proba[:, 1] if self.task == "binary" else proba
+
+
+def _register(name: str, regressor=None, classifier=None, scale=False, seed_param=None, **defaults: Any) -> None:
+    def factory(task="regression", seed=0, n_classes=None, **params):
+        return SklearnModel(regressor, classifier, scale, seed_param, task, seed, n_classes, **{**defaults, **params})
+
+    factory.__name__ = factory.__qualname__ = f"{name}_factory"
+    MODELS.register(name)(factory)
+
+
+_register("ridge", Ridge, scale=True, alpha=1.0)
+_register("lasso", Lasso, scale=True, seed_param="random_state", alpha=1e-3, max_iter=20000)
+_register("elasticnet", ElasticNet, scale=True, seed_param="random_state", alpha=1e-3, l1_ratio=0.5, max_iter=20000)
+_register("logistic", classifier=LogisticRegression, scale=True, seed_param="random_state", C=1.0, max_iter=2000)
+_register("svr", SVR, scale=True, C=1.0, epsilon=0.05, kernel="rbf", gamma="scale")
+_register("svc", classifier=SVC, scale=True, seed_param="random_state", probability=True)
+_register("kernel_ridge", KernelRidge, scale=True, alpha=1.0, kernel="rbf")
+_register("random_forest", RandomForestRegressor, RandomForestClassifier, seed_param="random_state",
+          n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
+_register("extra_trees", ExtraTreesRegressor, ExtraTreesClassifier, seed_param="random_state",
+          n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)

@@ -1,0 +1,162 @@
+"""A PyTorch model behind the common Model interface: the loop every deep model shares.
+
+Subclasses say how to build the network and turn inputs into tensors; this class picks the device
+(CUDA when present), uses mixed precision there, stops early on the validation fold, checkpoints
+each epoch into the fold's workdir (and resumes from it after an interruption), and restores the
+best weights before predicting.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from common.models.base import Model
+
+
+class TorchModel(Model):
+    def __init__(self, task="regression", seed=0, n_classes=None, epochs=30, batch_size=256, lr=1e-3,
+                 weight_decay=0.0, patience=5, device="auto", amp=True, num_workers=0, progress=False, **params):
+        super().__init__(task, seed, n_classes, **params)
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.patience, self.device, self.amp, self.num_workers, self.progress = patience, device, amp, num_workers, progress
+
+    # ---- what a subclass provides
+    def build_network(self, X: Any, y: np.ndarray, out_dim: int):
+        """Return an nn.Module mapping a batch of inputs to `out_dim` outputs."""
+        raise NotImplementedError
+
+    def make_dataset(self, X: Any, y: np.ndarray | None, training: bool):
+        """Return a torch Dataset yielding (inputs, target) pairs, target 0 when y is None."""
+        raise NotImplementedError
+
+    # ---- the shared loop
+    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TorchModel:
+        import torch
+
+        torch.manual_seed(self.seed)
+        np.random.seed(self.seed)
+        self.device_ = torch.device("cuda" if self.device == "auto" and torch.cuda.is_available()
+                                    else ("cpu" if self.device == "auto" else self.device))
+        y = np.asarray(y)
+        self.out_dim_ = self.classes(y) if self.task == "multiclass" else 1
+        self.net_ = self.build_network(X, y, self.out_dim_).to(self.device_)
+        optimizer = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        train_loader = self._loader(X, y, training=True)
+        valid_loader = self._loader(X_valid, y_valid, training=False) if X_valid is not None else None
+        scaler = torch.amp.GradScaler(enabled=self._amp_enabled() and not self._bf16())
+
+        start, best, best_state, stale = 0, np.inf, None, 0
+        ckpt = Path(workdir) / "last.pt" if workdir is not None else None
+        if ckpt is not None and ckpt.is_file():  # resume an interrupted fold
+            state = torch.load(ckpt, map_location=self.device_, weights_only=True)
+            self.net_.load_state_dict(state["net"])
+            optimizer.load_state_dict(state["optimizer"])
+            start, best, stale = int(state["epoch"]) + 1, float(state["best"]), int(state["stale"])
+            best_state = state["best_net"]
+        epochs = tqdm(range(start, self.epochs), desc="epochs", leave=False, disable=not self.progress)
+        for epoch in epochs:
+            self.net_.train()
+            for inputs, target in train_loader:
+                optimizer.zero_grad(set_to_none=True)
+                with self._autocast():
+                    loss = self._loss(self.net_(self._to(inputs)), target.to(self.device_))
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            if valid_loader is None:
+                best_state = None
+                continue
+            val_loss = self._evaluate(valid_loader)
+            epochs.set_postfix(val_loss=f"{val_loss:.4f}")
+            if val_loss < best - 1e-7:
+                best, stale = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            else:
+                stale += 1
+            if ckpt is not None:
+                _save_checkpoint(ckpt, {"net": self.net_.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "epoch": epoch, "best": best, "stale": stale, "best_net": best_state})
+            if stale >= self.patience:
+                break
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.info = {"best_val_loss": None if best == np.inf else float(best), "device": str(self.device_)}
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        import torch
+
+        self.net_.eval()
+        outputs = []
+        with torch.no_grad(), self._autocast():
+            for inputs, _ in self._loader(X, None, training=False):
+                outputs.append(self.net_(self._to(inputs)).float().cpu())
+        out = torch.cat(outputs)
+        if self.task == "regression":
+            return out.squeeze(1).numpy().astype(np.float64)
+        if self.task == "binary":
+            return torch.sigmoid(out.squeeze(1)).numpy().astype(np.float64)
+        return torch.softmax(out, dim=1).numpy().astype(np.float64)
+
+    # ---- helpers
+    def _loader(self, X, y, training: bool):
+        import torch
+
+        generator = torch.Generator().manual_seed(self.seed)
+        return torch.utils.data.DataLoader(
+            self.make_dataset(X, y, training), batch_size=self.batch_size, shuffle=training,
+            num_workers=self.num_workers, generator=generator, pin_memory=self.device_.type == "cuda",
+        )
+
+    def _loss(self, out, target):
+        import torch.nn.functional as F
+
+        if self.task == "regression":
+            return F.mse_loss(out.squeeze(1).float(), target.float())
+        if self.task == "binary":
+            return F.binary_cross_entropy_with_logits(out.squeeze(1).float(), target.float())
+        return F.cross_entropy(out.float(), target.long())
+
+    def _evaluate(self, loader) -> float:
+        import torch
+
+        self.net_.eval()
+        total, count = 0.0, 0
+        with torch.no_grad(), self._autocast():
+            for inputs, target in loader:
+                loss = self._loss(self.net_(self._to(inputs)), target.to(self.device_))
+                total += float(loss) * len(target)
+                count += len(target)
+        return total / max(count, 1)
+
+    def _to(self, inputs):
+        if isinstance(inputs, dict):
+            return {k: v.to(self.device_, non_blocking=True) for k, v in inputs.items()}
+        return inputs.to(self.device_, non_blocking=True)
+
+    def _amp_enabled(self) -> bool:
+        return bool(self.amp) and self.device_.type == "cuda"
+
+    def _bf16(self) -> bool:
+        import torch
+
+        return self.device_.type == "cuda" and torch.cuda.is_bf16_supported()
+
+    def _autocast(self):
+        import torch
+
+        dtype = torch.bfloat16 if self._bf16() else torch.float16
+        return torch.autocast(self.device_.type, dtype=dtype, enabled=self._amp_enabled())
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,132 @@
+"""Hyperparameter search with Optuna: TPE sampling, pruning fold by fold, a study kept in a database.
+
+The study lives in SQLite inside the contest folder by default, so a search can be stopped and
+resumed; any SQLAlchemy URL (e.g. postgresql://...) lets several processes share one study.
+The trial budget is a total over all sessions: rerunning continues up to `n_trials`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from common.config import Component
+from common.errors import ConfigError, did_you_mean
+from common.folds import Folds
+from common.metrics import Metric
+from common.train import fit_oof
+
+# {param: {type: float|int|categorical, low, high, log, choices}}
+DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
+    "lightgbm": {
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.1, "log": True},
+        "num_leaves": {"type": "int", "low": 4, "high": 128, "log": True},
+        "min_child_samples": {"type": "int", "low": 5, "high": 100, "log": True},
+        "feature_fraction": {"type": "float", "low": 0.3, "high": 1.0},
+        "bagging_fraction": {"type": "float", "low": 0.5, "high": 1.0},
+        "lambda_l1": {"type": "float", "low": 1e-8, "high": 10.0, "log": True},
+        "lambda_l2": {"type": "float", "low": 1e-8, "high": 10.0, "log": True},
+    },
+    "xgboost": {
+        "eta": {"type": "float", "low": 0.01, "high": 0.1, "log": True},
+        "max_depth": {"type": "int", "low": 2, "high": 10},
+        "min_child_weight": {"type": "float", "low": 0.1, "high": 20.0, "log": True},
+        "subsample": {"type": "float", "low": 0.5, "high": 1.0},
+        "colsample_bytree": {"type": "float", "low": 0.3, "high": 1.0},
+        "reg_lambda": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
+    },
+    "catboost": {
+        "learning_rate": {"type": "float", "low": 0.02, "high": 0.15, "log": True},
+        "depth": {"type": "int", "low": 3, "high": 9},
+        "l2_leaf_reg": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
+    },
+    "ridge": {"alpha": {"type": "float", "low": 1e-3, "high": 100.0, "log": True}},
+    "lasso": {"alpha": {"type": "float", "low": 1e-5, "high": 1.0, "log": True}},
+    "elasticnet": {"alpha": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
+                   "l1_ratio": {"type": "float", "low": 0.05, "high": 0.95}},
+    "logistic": {"C": {"type": "float", "low": 1e-3, "high": 100.0, "log": True}},
+    "svr": {"C": {"type": "float", "low": 0.05, "high": 20.0, "log": True},
+            "epsilon": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+            "gamma": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+    "kernel_ridge": {"alpha": {"type": "float", "low": 1e-2, "high": 10.0, "log": True},
+                     "gamma": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+    "mlp": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+            "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
+            "hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128], [256, 128, 64]]}},
+}
+
+
+def space_for(model: str, override: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The search space of a model: the config's `optimize.space` entries replace the defaults."""
+    space = {**DEFAULT_SPACES.get(model, {}), **(override or {})}
+    if not space:
+        raise ConfigError(f"no search space for model {model!r}: give one under optimize.space in config.yaml "
+                          f"(defaults exist for {sorted(DEFAULT_SPACES)}).{did_you_mean(model, DEFAULT_SPACES)}")
+    return space
+
+
+def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    params = {}
+    for name, dim in space.items():
+        kind = dim.get("type", "float")
+        if kind == "float":
+            params[name] = trial.suggest_float(name, dim["low"], dim["high"], log=dim.get("log", False))
+        elif kind == "int":
+            params[name] = trial.suggest_int(name, dim["low"], dim["high"], log=dim.get("log", False))
+        elif kind == "categorical":
+            # Optuna stores categorical choices as JSON-safe scalars: index lists by their position.
+            choices = dim["choices"]
+            index = trial.suggest_categorical(name, list(range(len(choices))))
+            params[name] = choices[index]
+        else:
+            raise ConfigError(f"optimize.space.{name}.type must be float, int or categorical; got {kind!r}")
+    return params
+
+
+def decode(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Trial params as the model takes them (categorical indices back to their values)."""
+    return {k: space[k]["choices"][v] if space.get(k, {}).get("type") == "categorical" else v for k, v in params.items()}
+
+
+def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, metric: Metric, task: str,
+           storage: str, study_name: str, n_trials: int, timeout_s: float | None = None, seed: int = 0,
+           space: dict | None = None, n_classes: int | None = None, train_filter: Any = None,
+           warmup_folds: int = 1, progress: bool = True):
+    """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dims = space_for(spec.name, space)
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, load_if_exists=True,
+        direction="maximize" if metric.greater_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_folds),
+    )
+
+    def objective(trial):
+        params = {**spec.params, **suggest(trial, dims)}
+
+        def report(fold: int, running: float) -> None:
+            trial.report(running, fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {fold}")
+
+        result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, folds, metric, task, seed,
+                         n_classes, train_filter, on_fold=report, progress=False)
+        return result.score
+
+    done = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    remaining = max(n_trials - done, 0)
+    if remaining:
+        study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=progress,
+                       callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
+    return study
+
+
+def best_params(study, spec: Component, space: dict | None = None) -> dict[str, Any]:
+    """The spec's fixed params overlaid with the study's best trial."""
+    return {**spec.params, **decode(study.best_params, space_for(spec.name, space))}

@@ -1,0 +1,101 @@
+"""Contest-level steps the stage scripts call: train and store runs, search, blend and submit, run stages."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from common.config import Component
+from common.contest import Contest
+from common.errors import KitError
+from common.features import FeatureSet
+from common.folds import Folds
+from common.io import save_figure, write_csv
+from common.store import Run, check_same_folds, run_id_for
+from common.train import fit_oof
+
+STAGES = ("01_understanding", "02_eda", "03_features", "04_train", "05_validate", "06_optimize", "07_ensemble")
+
+
+def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds, force: bool = False) -> tuple[Run, bool]:
+    """Cross-validate `spec` and store the run; a finished identical run is reused. Returns (run, reused)."""
+    cfg = contest.config
+    flt = cfg.train.filter
+    run_id = run_id_for(spec.run_label, spec.name, spec.params, fs.key, folds.hash, cfg.seed,
+                        flt.model_dump() if flt else None)
+    if contest.store.exists(run_id) and not force:
+        return contest.store.load(run_id), True
+    n_classes = contest.n_classes(fs.y)
+    result = fit_oof(spec, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, cfg.seed, n_classes,
+                     flt, workdir=contest.store.workdir(run_id))
+    meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
+            "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
+            "fold_hash": folds.hash, "feature_key": fs.key, "n_features": int(fs.X.shape[1]),
+            "features": list(map(str, fs.X.columns)), "n_classes": n_classes}
+    return contest.store.save(run_id, result, meta), False
+
+
+def current_runs(contest: Contest, folds: Folds, patterns: list[str] | None = None) -> list[Run]:
+    """The runs the ensemble uses: those matching the config's patterns, all on the current folds.
+
+    With the default pattern, runs on older folds are skipped; runs picked by explicit patterns
+    must share one fold hash, or the blend is refused.
+    """
+    patterns = patterns or list(contest.config.ensemble.runs)
+    runs = contest.store.runs(patterns)
+    if patterns == ["*"]:
+        stale = [r for r in runs if r.fold_hash != folds.hash]
+        if stale:
+            print(f"skipping {len(stale)} run(s) made on other folds: {', '.join(r.run_id for r in stale)}")
+        runs = [r for r in runs if r.fold_hash == folds.hash]
+    check_same_folds(runs)
+    if runs and runs[0].fold_hash != folds.hash:
+        raise KitError(f"the selected runs use folds {runs[0].fold_hash}, but the contest's folds are {folds.hash}; "
+                       "retrain them with stage 04.")
+    if not runs:
+        raise KitError(f"no runs on the current folds ({folds.hash}) in {contest.store.root}: run stage 04 first.")
+    return runs
+
+
+def plot_comparison(table: pd.DataFrame, metric_name: str, greater_is_better: bool):
+    """Horizontal bar chart of every single run and strategy, best at the top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.2))
+    colors = ["#e76f51" if k == "ensemble" else "#457b9d" for k in table["kind"]]
+    ax.barh(table["strategy"][::-1], table["cv_score"][::-1], xerr=table["cv_std"][::-1], color=colors[::-1], alpha=0.9)
+    lo, hi = table["cv_score"].min(), table["cv_score"].max()
+    pad = (hi - lo) * 0.3 + 1e-9
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel(f"CV {metric_name} ({'higher' if greater_is_better else 'lower'} is better); bars: fold std")
+    ax.set_title("Single runs (blue) and ensembles (orange) on the same folds")
+    return fig
+
+
+def save_comparison(contest: Contest, table: pd.DataFrame) -> tuple[Path, Path]:
+    csv = write_csv(contest.reports_dir / "ensemble_comparison.csv", table)
+    png = save_figure(contest.reports_dir / "ensemble_comparison.png",
+                      plot_comparison(table, contest.metric.name, contest.metric.greater_is_better))
+    return csv, png
+
+
+def run_stages(contest_dir: Path, stages: list[str] | None = None, extra: list[str] | None = None) -> None:
+    """Run stage scripts in order as separate processes, stopping at the first that fails."""
+    stages = stages or list(STAGES)
+    timings = []
+    for name in stages:
+        script = Path(contest_dir) / "stages" / f"{name}.py"
+        print(f"\n=== {name} ===", flush=True)
+        start = time.perf_counter()
+        code = subprocess.call([sys.executable, str(script), *(extra or [])], cwd=contest_dir)
+        timings.append((name, time.perf_counter() - start))
+        if code != 0:
+            raise SystemExit(f"stage {name} failed (exit {code}); earlier outputs are intact. Fix it and rerun "
+                             f"from this stage: compkit run {contest_dir} --from {name[:2]}")
+    print("\nstage timings: " + ", ".join(f"{n} {s:.1f}s" for n, s in timings) + f"; total {sum(s for _, s in timings):.1f}s")

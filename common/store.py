@@ -1,0 +1,136 @@
+"""Run artifacts: runs/<run_id>/ with oof.npy, test.npy and meta.json.
+
+A run id is the model label plus a hash of everything that determines the result (model, params,
+features, folds, seed, filter), so rerunning a stage finds finished runs and skips them. A run
+folder is written under a temporary name and renamed into place, so it is either complete or absent.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.errors import FoldMismatchError
+from common.io import read_json, read_npy, stable_hash, write_json, write_npy
+from common.train import CVResult
+
+_LIBRARIES = ("numpy", "pandas", "polars", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "torch", "optuna")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run as stored on disk."""
+
+    run_id: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def oof(self) -> np.ndarray:
+        return read_npy(self.path / "oof.npy")
+
+    @property
+    def test(self) -> np.ndarray:
+        return read_npy(self.path / "test.npy")
+
+    @property
+    def fold_hash(self) -> str:
+        return self.meta["fold_hash"]
+
+    @property
+    def score(self) -> float:
+        return float(self.meta["cv_score"])
+
+
+def run_id_for(label: str, *identity: Any) -> str:
+    return f"{label}-{stable_hash(*identity, length=8)}"
+
+
+class RunStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def exists(self, run_id: str) -> bool:
+        return (self.path(run_id) / "meta.json").is_file()
+
+    def workdir(self, run_id: str) -> Path:
+        """Scratch space for a run in progress (checkpoints); kept across interruptions."""
+        path = self.root / ".work" / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def save(self, run_id: str, result: CVResult, meta: dict[str, Any]) -> Run:
+        tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write_npy(tmp / "oof.npy", result.oof)
+        write_npy(tmp / "test.npy", result.test)
+        full_meta = {
+            **meta,
+            "run_id": run_id,
+            "cv_score": result.score,
+            "cv_std": result.score_std,
+            "fold_scores": result.fold_scores,
+            "fit_seconds": [round(s, 3) for s in result.fit_seconds],
+            "fold_info": result.fold_info,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "python": platform.python_version(),
+            "libraries": _versions(),
+        }
+        write_json(tmp / "meta.json", full_meta)
+        final = self.path(run_id)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        shutil.rmtree(self.root / ".work" / run_id, ignore_errors=True)
+        return Run(run_id, final, full_meta)
+
+    def load(self, run_id: str) -> Run:
+        path = self.path(run_id)
+        return Run(run_id, path, read_json(path / "meta.json"))
+
+    def runs(self, patterns: list[str] | tuple[str, ...] = ("*",), fold_hash: str | None = None) -> list[Run]:
+        """Finished runs whose id matches any pattern, oldest first; only those on `fold_hash` if given."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for meta_path in sorted(self.root.glob("*/meta.json")):
+            run_id = meta_path.parent.name
+            if any(fnmatch.fnmatchcase(run_id, p) for p in patterns):
+                run = Run(run_id, meta_path.parent, read_json(meta_path))
+                if fold_hash is None or run.fold_hash == fold_hash:
+                    found.append(run)
+        return sorted(found, key=lambda r: r.meta.get("created", ""))
+
+
+def check_same_folds(runs: list[Run]) -> str:
+    """The runs' common fold hash; FoldMismatchError naming each run and its hash otherwise."""
+    hashes = {r.fold_hash for r in runs}
+    if len(hashes) > 1:
+        listing = "\n".join(f"  {r.run_id}: {r.fold_hash}" for r in runs)
+        raise FoldMismatchError(
+            "cannot compare or blend runs made on different folds:\n" + listing +
+            "\nRetrain the older runs on the current folds (stage 04) or select runs of one fold hash."
+        )
+    return hashes.pop() if hashes else ""
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out

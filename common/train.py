@@ -1,0 +1,133 @@
+"""The fold loop: fit one model per fold, collect out-of-fold and test predictions.
+
+`fit_oof` returns a small `CVResult` that every later step (validation, ensembling, submission)
+consumes unchanged.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from common.errors import DataError
+from common.folds import Folds
+from common.metrics import Metric
+from common.models.base import create_model
+from common.registry import Registry
+
+#: training-fold row filters, e.g. residual-based outlier removal: fn(X, y, seed, **params) -> keep mask
+TRAIN_FILTERS: Registry[Callable[..., np.ndarray]] = Registry("train filter")
+
+
+@dataclass(frozen=True)
+class CVResult:
+    oof: np.ndarray
+    test: np.ndarray
+    fold_scores: list[float]
+    score: float
+    fit_seconds: list[float]
+    fold_info: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def score_std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def take(data: Any, idx: np.ndarray) -> Any:
+    """Rows `idx` of a DataFrame, array, or list-like (whatever a model accepts as X)."""
+    if data is None:
+        return None
+    if isinstance(data, (pd.DataFrame, pd.Series)):
+        return data.iloc[idx]
+    if isinstance(data, np.ndarray):
+        return data[idx]
+    if hasattr(data, "take"):
+        return data.take(idx)
+    return [data[i] for i in idx]
+
+
+def fit_oof(
+    spec: Any,
+    X: Any,
+    y: np.ndarray,
+    X_test: Any,
+    folds: Folds,
+    metric: Metric,
+    task: str,
+    seed: int = 0,
+    n_classes: int | None = None,
+    train_filter: Any = None,
+    workdir: Path | None = None,
+    on_fold: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+) -> CVResult:
+    """Cross-validate the model `spec` ({name, params}) on `folds`.
+
+    `train_filter` ({name, params} of TRAIN_FILTERS) drops rows from each training fold only, so
+    validation rows - and so the CV score - are never touched. `on_fold(k, running_score)` is
+    called after each fold (the optimizer prunes from it).
+    """
+    y = np.asarray(y)
+    n_test = len(X_test)
+    oof: np.ndarray | None = None
+    test_pred: np.ndarray | None = None
+    scores, seconds, infos = [], [], []
+    splits = list(folds.splits())
+    bar = tqdm(splits, desc=f"{getattr(spec, 'run_label', spec.name)} folds", leave=False, disable=None if progress else True)
+    for k, (tr, va) in enumerate(bar):
+        X_tr, y_tr = take(X, tr), y[tr]
+        if train_filter is not None:
+            keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
+            X_tr, y_tr = take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+        model = create_model(spec, task, seed, n_classes)
+        start = time.perf_counter()
+        fold_dir = Path(workdir) / f"fold{k}" if workdir is not None else None
+        model.fit(X_tr, y_tr, take(X, va), y[va], workdir=fold_dir)
+        pred_va = np.asarray(model.predict(take(X, va)), dtype=np.float64)
+        pred_te = np.asarray(model.predict(X_test), dtype=np.float64)
+        seconds.append(time.perf_counter() - start)
+        if oof is None:
+            oof = np.full((len(y), *pred_va.shape[1:]), np.nan)
+            test_pred = np.zeros((n_test, *pred_te.shape[1:]))
+        _check_finite(pred_va, spec.name, k, "validation")
+        _check_finite(pred_te, spec.name, k, "test")
+        oof[va] = pred_va
+        test_pred += pred_te / len(splits)
+        scores.append(metric(y[va], pred_va))
+        infos.append({**model.info, "train_rows": int(len(y_tr)), "dropped_rows": int(len(tr) - len(y_tr))})
+        bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
+        if on_fold is not None:
+            on_fold(k, float(np.mean(scores)))
+    validated = folds.validated
+    total = metric(y[validated], oof[validated])
+    return CVResult(oof, test_pred, [float(s) for s in scores], float(total), seconds, infos)
+
+
+def _check_finite(pred: np.ndarray, name: str, fold: int, what: str) -> None:
+    if not np.all(np.isfinite(pred)):
+        bad = int(np.sum(~np.isfinite(pred)))
+        raise DataError(
+            f"model {name!r} produced {bad} NaN/inf {what} predictions in fold {fold}. Check the features for "
+            "NaN/inf values or extreme scales, or lower the learning rate; nothing was saved for this run."
+        )
+
+
+@TRAIN_FILTERS.register("residual_outliers")
+def residual_outliers(X: Any, y: np.ndarray, seed: int = 0, sigma: float = 3.0, model: str = "ridge") -> np.ndarray:
+    """Keep rows whose residual under a quick in-fold model is within `sigma` standard deviations.
+
+    Fitted on the training fold alone (the validation fold never sees it); the classic steam trick.
+    """
+    from common.config import Component
+
+    y = np.asarray(y, dtype=float)
+    fitted = create_model(Component(name=model), "regression", seed).fit(X, y)
+    resid = y - fitted.predict(X)
+    z = (resid - resid.mean()) / (resid.std() or 1.0)
+    return np.abs(z) <= sigma
