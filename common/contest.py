@@ -158,5 +158,7 @@ def _check_unique(frame: pd.DataFrame, column: str, path: Path) -> None:
     dup = frame[column].duplicated(keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())[:3].tolist()
-        raise DataError(f"{path}: id column {column!r} has duplicates, e.g. {frame[column].iloc[rows[0]]!r} at rows "
+        value = frame[column].iloc[rows[0]]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise DataError(f"{path}: id column {column!r} has duplicates, e.g. {value!r} at rows "
                         f"{rows}. Ids must be unique: remove the duplicate rows or fix data.id_column.")

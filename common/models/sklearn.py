@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
@@ -42,6 +43,11 @@ class SklearnModel(Model):
         return proba[:, 1] if self.task == "binary" else proba
 
 
+def _calibrated_svc(random_state=None, **params):
+    """SVC with probabilities (the replacement for SVC(probability=True), deprecated in sklearn 1.9)."""
+    return CalibratedClassifierCV(SVC(random_state=random_state, **params), ensemble=False)
+
+
 def _register(name: str, regressor=None, classifier=None, scale=False, seed_param=None, **defaults: Any) -> None:
     def factory(task="regression", seed=0, n_classes=None, **params):
         return SklearnModel(regressor, classifier, scale, seed_param, task, seed, n_classes, **{**defaults, **params})
@@ -55,7 +61,7 @@ _register("lasso", Lasso, scale=True, seed_param="random_state", alpha=1e-3, max
 _register("elasticnet", ElasticNet, scale=True, seed_param="random_state", alpha=1e-3, l1_ratio=0.5, max_iter=20000)
 _register("logistic", classifier=LogisticRegression, scale=True, seed_param="random_state", C=1.0, max_iter=2000)
 _register("svr", SVR, scale=True, C=1.0, epsilon=0.05, kernel="rbf", gamma="scale")
-_register("svc", classifier=SVC, scale=True, seed_param="random_state", probability=True)
+_register("svc", classifier=_calibrated_svc, scale=True, seed_param="random_state")
 _register("kernel_ridge", KernelRidge, scale=True, alpha=1.0, kernel="rbf")
 _register("random_forest", RandomForestRegressor, RandomForestClassifier, seed_param="random_state",
           n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)

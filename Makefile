@@ -1,0 +1,31 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install the kit into it first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: install demo test test-all bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 is pinned in pyproject.toml: on a CPU machine pip takes the local CPU build,
+# on a CUDA machine the regular CUDA wheel. Nothing here pulls CUDA wheels onto a CPU machine.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade "pip>=24"
+	$(BIN)/python -m pip install -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install          ## the steam contest end to end on generated data
+	$(BIN)/compkit demo
+
+test: install          ## the default test suite (slow tests excluded)
+	$(BIN)/python -m pytest
+
+test-all: install      ## everything, slow tests included
+	$(BIN)/python -m pytest -m ""
+
+clean:
+	rm -rf $(VENV) .pytest_cache

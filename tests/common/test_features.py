@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+
+from common.config import Component
+from common.datasets.steam import SHIFTED, make_steam
+from common.features import FEATURES, FeatureContext, build_features
+from common.folds import make_folds
+from common.shift import ks_table
+
+
+def _ctx(n, tmp_path):
+    return FeatureContext("target", None, "regression", make_folds(n, "kfold", 3), 0, tmp_path)
+
+
+def test_drop_shifted_removes_the_planted_shift(tmp_path):
+    train, test = make_steam(600, 400, seed=0)
+    fs = build_features(train, test, [Component(name="drop_shifted", params={"threshold": 0.2})], _ctx(600, tmp_path),
+                        tmp_path / "cache", "data", log=lambda _: None)
+    dropped = set(train.columns) - set(fs.X.columns) - {"target"}
+    assert dropped == set(SHIFTED)
+    assert list(fs.X.columns) == list(fs.X_test.columns) and "target" not in fs.X
+
+
+def test_steps_are_cached_and_reused(tmp_path):
+    train, test = make_steam(200, 100, seed=0)
+    calls = []
+
+    @FEATURES.register("counting_step_for_tests")
+    def counting(train, test, ctx, factor=2.0):
+        calls.append(factor)
+        return train.assign(V0x=train["V0"] * factor), test.assign(V0x=test["V0"] * factor)
+
+    steps = [Component(name="scale", params={"method": "standard"}), Component(name="counting_step_for_tests")]
+    first = build_features(train, test, steps, _ctx(200, tmp_path), tmp_path, "data", log=lambda _: None)
+    again = build_features(train, test, steps, _ctx(200, tmp_path), tmp_path, "data", log=lambda _: None)
+    assert calls == [2.0]
+    pd.testing.assert_frame_equal(first.X, again.X)
+    other = [steps[0], Component(name="counting_step_for_tests", params={"factor": 3.0})]
+    build_features(train, test, other, _ctx(200, tmp_path), tmp_path, "data", log=lambda _: None)
+    assert calls == [2.0, 3.0]  # new params: only that step reruns
+    build_features(train, test, steps, _ctx(200, tmp_path), tmp_path, "other-data", log=lambda _: None)
+    assert calls == [2.0, 3.0, 2.0]  # new data: the cache key changes
+
+
+def test_scale_and_power_transform(tmp_path):
+    train, test = make_steam(300, 200, seed=0)
+    ctx = _ctx(300, tmp_path)
+    tr, te = FEATURES.get("scale")(train, test, ctx, method="minmax")
+    both = pd.concat([tr, te]).drop(columns="target")
+    assert np.allclose(both.min(), 0) and np.allclose(both.max(), 1)
+    assert (tr["target"] == train["target"]).all()  # the target is never transformed
+    tr, te = FEATURES.get("power_transform")(tr, te, ctx, method="box-cox")
+    both = pd.concat([tr, te]).drop(columns="target")
+    assert np.allclose(both.mean(), 0, atol=1e-6) and np.allclose(both.std(ddof=0), 1, atol=1e-3)
+
+
+def test_steam_generator_has_the_real_schema_and_planted_shift():
+    train, test = make_steam(seed=0)
+    assert train.shape == (2888, 39) and test.shape == (1925, 38)
+    assert list(test.columns) == [f"V{i}" for i in range(38)] and train.columns[-1] == "target"
+    table = ks_table(train.drop(columns="target"), test)
+    assert set(table["feature"].head(6)) == set(SHIFTED)
+    assert table.set_index("feature").drop(index=list(SHIFTED))["ks"].max() < 0.1
+    corr = train.drop(columns="target").corr().abs().to_numpy()
+    assert np.mean(corr[np.triu_indices(38, 1)]) > 0.2  # correlated sensors, as in the real data

@@ -1,0 +1,50 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.config import Component
+from common.errors import ConfigError
+from common.folds import make_folds
+from common.metrics import get_metric
+from common.optimize import best_params, search, space_for
+
+
+def _problem(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{i}" for i in range(6)])
+    y = X.to_numpy() @ np.array([1.0, -2, 0.5, 0, 0, 1]) + rng.normal(scale=0.3, size=n)
+    return X, y, make_folds(n, "kfold", 4, seed=0)
+
+
+# alpha spans tiny (good) to huge (useless), so the pruner has clearly bad trials to stop early
+SPACE = {"alpha": {"type": "float", "low": 1e-3, "high": 1e5, "log": True}}
+
+
+def _search(tmp_path, n_trials, name="ridge-study"):
+    X, y, folds = _problem()
+    return search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
+                  f"sqlite:///{tmp_path / 'optuna.db'}", name, n_trials, space=SPACE, progress=False)
+
+
+def test_search_finds_good_params_and_prunes_bad_trials(tmp_path):
+    study = _search(tmp_path, 25)
+    assert study.best_value < 0.2  # noise variance is 0.09; a huge alpha gives ~6
+    assert best_params(study, Component(name="ridge"), SPACE)["alpha"] < 10
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert pruned, "bad trials should be stopped after their first folds"
+    assert all(len(t.intermediate_values) < 4 for t in pruned)
+
+
+def test_stopped_search_resumes_the_same_study(tmp_path):
+    first = [t.params for t in _search(tmp_path, 4).trials]  # the study object reads the database live
+    assert len(first) == 4
+    resumed = _search(tmp_path, 9)  # the budget is a total: 5 more trials, not 9
+    assert len(resumed.trials) == 9
+    assert [t.params for t in resumed.trials[:4]] == first
+
+
+def test_spaces_have_defaults_and_unknown_models_need_one():
+    assert {"learning_rate", "num_leaves"} <= set(space_for("lightgbm"))
+    assert space_for("lightgbm", {"num_leaves": {"type": "int", "low": 2, "high": 4}})["num_leaves"]["high"] == 4
+    with pytest.raises(ConfigError, match="optimize.space"):
+        space_for("no_such_model")

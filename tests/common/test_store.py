@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from common.errors import FoldMismatchError
+from common.store import RunStore, check_same_folds, run_id_for
+from common.train import CVResult
+
+
+def _result(score=0.1):
+    return CVResult(np.arange(5.0), np.ones(3), [score, score], score, [0.1, 0.2])
+
+
+def _meta(fold_hash="aaa"):
+    return {"model": {"name": "ridge", "params": {}, "label": None}, "fold_hash": fold_hash, "seed": 0}
+
+
+def test_save_and_load_round_trip(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = store.save("ridge-1", _result(), _meta())
+    loaded = store.load("ridge-1")
+    np.testing.assert_array_equal(loaded.oof, np.arange(5.0))
+    assert loaded.score == 0.1 and loaded.fold_hash == "aaa"
+    assert {"libraries", "python", "created", "fit_seconds", "fold_scores"} <= set(loaded.meta)
+    assert run.path == tmp_path / "runs" / "ridge-1"
+    assert not list((tmp_path / "runs").glob(".tmp-*"))
+
+
+def test_run_id_depends_on_everything_that_changes_results():
+    base = run_id_for("lgb", "lightgbm", {"a": 1}, "feat", "fold", 0)
+    assert base == run_id_for("lgb", "lightgbm", {"a": 1}, "feat", "fold", 0)
+    assert base.startswith("lgb-")
+    for changed in (("lightgbm", {"a": 2}, "feat", "fold", 0), ("lightgbm", {"a": 1}, "feat2", "fold", 0),
+                    ("lightgbm", {"a": 1}, "feat", "fold2", 0), ("lightgbm", {"a": 1}, "feat", "fold", 1)):
+        assert run_id_for("lgb", *changed) != base
+
+
+def test_runs_filters_by_pattern_and_fold_hash(tmp_path):
+    store = RunStore(tmp_path)
+    store.save("ridge-1", _result(), _meta("aaa"))
+    store.save("lgb-1", _result(), _meta("bbb"))
+    assert [r.run_id for r in store.runs(["ridge-*"])] == ["ridge-1"]
+    assert [r.run_id for r in store.runs(fold_hash="bbb")] == ["lgb-1"]
+
+
+def test_mixed_fold_hashes_are_refused_naming_runs_and_hashes(tmp_path):
+    store = RunStore(tmp_path)
+    runs = [store.save("ridge-1", _result(), _meta("aaa")), store.save("lgb-1", _result(), _meta("bbb"))]
+    with pytest.raises(FoldMismatchError) as err:
+        check_same_folds(runs)
+    assert "ridge-1: aaa" in str(err.value) and "lgb-1: bbb" in str(err.value)
+
+
+def test_a_half_written_run_is_invisible(tmp_path):
+    store = RunStore(tmp_path)
+    (tmp_path / ".tmp-ridge-1-123").mkdir()
+    (tmp_path / "ridge-2").mkdir()  # no meta.json: interrupted before the rename
+    assert store.runs() == [] and not store.exists("ridge-2")

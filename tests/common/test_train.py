@@ -1,0 +1,86 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.config import Component
+from common.errors import DataError
+from common.folds import make_folds
+from common.metrics import get_metric
+from common.models import MODELS
+from common.models.base import Model
+from common.train import TRAIN_FILTERS, fit_oof, take
+
+
+def _linear(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=list("abc"))
+    y = X["a"].to_numpy() * 2 - X["b"].to_numpy() + rng.normal(scale=0.1, size=n)
+    return X, y
+
+
+def test_oof_covers_every_row_and_score_is_oof_metric():
+    X, y = _linear()
+    folds = make_folds(len(X), "kfold", 4, seed=0)
+    mse = get_metric("mse")
+    res = fit_oof(Component(name="ridge"), X, y, X.iloc[:10], folds, mse, "regression", progress=False)
+    assert not np.isnan(res.oof).any()
+    assert res.score == pytest.approx(mse(y, res.oof))
+    assert len(res.fold_scores) == 4 and res.test.shape == (10,)
+    assert res.score < 0.05  # a linear problem with little noise
+
+
+def test_same_seed_same_cv_score():
+    X, y = _linear()
+    folds = make_folds(len(X), "kfold", 3, seed=0)
+    spec = Component(name="lightgbm", params={"n_estimators": 100})
+    a = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
+    b = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
+    assert a.score == b.score
+    np.testing.assert_array_equal(a.oof, b.oof)
+
+
+def test_train_filter_touches_training_rows_only():
+    X, y = _linear(300)
+    y = y.copy()
+    y[:6] += 40  # gross outliers
+    folds = make_folds(len(X), "kfold", 3, seed=0)
+    mse = get_metric("mse")
+    plain = fit_oof(Component(name="ridge"), X, y, X, folds, mse, "regression", progress=False)
+    filtered = fit_oof(Component(name="ridge"), X, y, X, folds, mse, "regression",
+                       train_filter=Component(name="residual_outliers", params={"sigma": 3}), progress=False)
+    # every training fold lost exactly the outliers it held; the OOF still covers the outlier rows
+    assert sum(info["dropped_rows"] for info in filtered.fold_info) == 6 * 2
+    assert not np.isnan(filtered.oof[:6]).any()
+    clean = slice(6, None)
+    assert mse(y[clean], filtered.oof[clean]) < mse(y[clean], plain.oof[clean])
+
+
+def test_time_folds_leave_warmup_rows_out_of_the_score():
+    X, y = _linear(120)
+    folds = make_folds(len(X), "time", 3, order=np.arange(len(X)))
+    res = fit_oof(Component(name="ridge"), X, y, X, folds, get_metric("mse"), "regression", progress=False)
+    assert np.isnan(res.oof[~folds.validated]).all() and not np.isnan(res.oof[folds.validated]).any()
+
+
+@MODELS.register("nan_model_for_tests")
+class _NaNModel(Model):
+    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), np.nan)
+
+
+def test_nan_predictions_stop_with_a_clear_error():
+    X, y = _linear()
+    with pytest.raises(DataError, match="NaN/inf validation predictions in fold 0"):
+        fit_oof(Component(name="nan_model_for_tests"), X, y, X, make_folds(len(X), "kfold", 3), get_metric("mse"),
+                "regression", progress=False)
+
+
+def test_take_slices_frames_arrays_and_lists():
+    idx = np.array([2, 0])
+    assert take(pd.DataFrame({"a": [1, 2, 3]}), idx)["a"].tolist() == [3, 1]
+    assert take(np.array([1, 2, 3]), idx).tolist() == [3, 1]
+    assert take(["x", "y", "z"], idx) == ["z", "x"]
+    assert "residual_outliers" in TRAIN_FILTERS

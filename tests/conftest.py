@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny contests on generated data, an isolated HOME, the real-data location."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """cookiecutter writes a replay file under $HOME: keep it out of the real one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def classification_frames(n_train=300, n_test=200, n_classes=2, seed=0, positive_share=None):
+    """Train/test frames with an id column, 4 numeric features and a learnable class target."""
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    X = rng.normal(size=(n, 4))
+    logits = np.column_stack([X[:, 0] * (k + 1) - X[:, 1] * k for k in range(n_classes)]) + rng.normal(scale=0.5, size=(n, n_classes))
+    y = logits.argmax(1) if n_classes > 2 else (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.7, size=n) > (
+        np.quantile(X[:, 0], 1 - positive_share) if positive_share else 0)).astype(int)
+    frame = pd.DataFrame(X, columns=["f0", "f1", "f2", "f3"]).round(4)
+    frame.insert(0, "id", np.arange(1000, 1000 + n))
+    train, test = frame.iloc[:n_train].copy(), frame.iloc[n_train:].reset_index(drop=True)
+    train["label"] = y[:n_train]
+    return train, test
+
+
+def write_contest(root: Path, config: dict, train: pd.DataFrame, test: pd.DataFrame, sep: str = ",",
+                  stages_from: Path | None = None) -> Path:
+    """A contest folder: config.yaml, data/raw files, and (optionally) stage scripts copied from a contest."""
+    (root / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    train.to_csv(root / config["data"]["train"], sep=sep, index=False)
+    test.to_csv(root / config["data"]["test"], sep=sep, index=False)
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if stages_from is not None:
+        shutil.copytree(stages_from / "stages", root / "stages")
+        if (stages_from / "features.py").is_file():
+            shutil.copy(stages_from / "features.py", root / "features.py")
+    return root
+
+
+FAST_MODELS = [{"name": "ridge"}, {"name": "lightgbm", "params": {"n_estimators": 200, "learning_rate": 0.1}}]
+
+
+@pytest.fixture
+def regression_contest(tmp_path):
+    """A steam-like contest with 300 training rows and two fast models."""
+    from common.datasets.steam import make_steam
+
+    train, test = make_steam(300, 200, seed=1)
+    config = {
+        "competition": {"name": "steam", "task": "regression", "metric": "mse", "platform": "tianchi"},
+        "data": {"train": "data/raw/train.txt", "test": "data/raw/test.txt", "sep": "\t", "target": "target"},
+        "folds": {"scheme": "kfold", "n_splits": 3, "seed": 0},
+        "models": FAST_MODELS,
+        "submission": {"format": "lines", "file_name": "sub.txt"},
+    }
+    return write_contest(tmp_path / "steam", config, train, test, sep="\t")
+
+
+@pytest.fixture
+def binary_contest(tmp_path):
+    train, test = classification_frames()
+    config = {
+        "competition": {"name": "bin", "task": "binary", "metric": "auc", "platform": "kaggle", "kaggle_slug": "bin"},
+        "data": {"train": "data/raw/train.csv", "test": "data/raw/test.csv", "id_column": "id", "target": "label"},
+        "folds": {"scheme": "stratified", "n_splits": 3, "seed": 0},
+        "models": [{"name": "logistic"}, {"name": "lightgbm", "params": {"n_estimators": 100}}],
+    }
+    return write_contest(tmp_path / "bin", config, train, test)
+
+
+def run_script(script: Path, *args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a stage script or CLI with this interpreter, capturing output."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
