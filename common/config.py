@@ -53,11 +53,17 @@ class DataSection(_Frozen):
     train: str
     test: str
     sep: str = ","
-    id_column: str | None = None
+    id_column: str | list[str] | None = None  # a list for a composite key, e.g. [user_id, merchant_id]
     target: str
     categorical: list[str] = Field(default_factory=list)
     sample_submission: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def id_columns(self) -> list[str]:
+        if self.id_column is None:
+            return []
+        return [self.id_column] if isinstance(self.id_column, str) else list(self.id_column)
 
 
 class FoldsSection(_Frozen):

@@ -92,7 +92,7 @@ class Contest:
     def load_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train and test frames, checked: files, columns, numeric values, ids, target."""
         d = self.config.data
-        id_cols = [d.id_column] if d.id_column else []
+        id_cols = d.id_columns
         train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target], what="train")
         test = read_table(self.path(d.test), d.sep, required=id_cols, what="test")
         expected = [c for c in train.columns if c != d.target]
@@ -106,12 +106,12 @@ class Contest:
             )
         for frame, name in ((train, d.train), (test, d.test)):
             for column in frame.columns:
-                if column not in d.categorical and column != d.id_column:
+                if column not in d.categorical and column not in id_cols:
                     from common.io import check_numeric
 
                     check_numeric(frame, column, self.path(name), "train" if name == d.train else "test")
-            if d.id_column:
-                _check_unique(frame, d.id_column, self.path(name))
+            if id_cols:
+                _check_unique(frame, id_cols, self.path(name))
         if train[d.target].isna().any():
             row = int(np.flatnonzero(train[d.target].isna().to_numpy())[0])
             raise DataError(f"train file {self.path(d.train)}: target {d.target!r} is empty at row {row} "
@@ -144,7 +144,7 @@ class Contest:
         train, test = self.load_raw()
         folds = self.folds(train)
         d = self.config.data
-        ctx = FeatureContext(d.target, d.id_column, self.task, folds, self.config.seed, self.root)
+        ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root)
         return build_features(train, test, list(self.config.features), ctx, self.cache_dir / "features",
                               stable_hash(self.data_digest, folds.hash), log=log)
 
@@ -154,11 +154,12 @@ class Contest:
         return self.config.competition.n_classes or int(np.max(y)) + 1
 
 
-def _check_unique(frame: pd.DataFrame, column: str, path: Path) -> None:
-    dup = frame[column].duplicated(keep=False)
+def _check_unique(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    dup = frame.duplicated(subset=columns, keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())[:3].tolist()
-        value = frame[column].iloc[rows[0]]
-        value = value.item() if isinstance(value, np.generic) else value
-        raise DataError(f"{path}: id column {column!r} has duplicates, e.g. {value!r} at rows "
+        value = tuple(v.item() if isinstance(v, np.generic) else v for v in frame[columns].iloc[rows[0]])
+        value = value[0] if len(value) == 1 else value
+        what = f"id column {columns[0]!r}" if len(columns) == 1 else f"id columns {columns}"
+        raise DataError(f"{path}: {what} has duplicates, e.g. {value!r} at rows "
                         f"{rows}. Ids must be unique: remove the duplicate rows or fix data.id_column.")

@@ -29,14 +29,14 @@ class FeatureContext:
     """What a feature step may need besides the frames."""
 
     target: str
-    id_column: str | None
+    id_columns: tuple[str, ...]
     task: str
     folds: Folds
     seed: int
     root: Path
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        return [c for c in frame.columns if c not in (self.target, self.id_column)]
+        return [c for c in frame.columns if c != self.target and c not in self.id_columns]
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,21 @@ def spec_for(contest, test: pd.DataFrame) -> SubmissionSpec:
     integer = task == "multiclass"
     if cfg.format == "lines":
         return SubmissionSpec("lines", len(test), value_range=value_range, integer=integer, float_format=cfg.float_format)
-    columns = tuple(cfg.columns or [c for c in (data.id_column, data.target) if c])
-    ids = tuple(test[data.id_column].tolist()) if data.id_column else None
+    id_cols = data.id_columns
+    columns = tuple(cfg.columns or [*id_cols, data.target])
+    ids = _id_tuples(test, id_cols) if id_cols else None
     if data.sample_submission:
         sample = pd.read_csv(contest.path(data.sample_submission))
         columns = tuple(sample.columns)
-        ids = tuple(sample[columns[0]].tolist()) if len(columns) > 1 else ids
+        ids = _id_tuples(sample, list(columns[:-1])) if len(columns) > 1 else ids
     return SubmissionSpec("csv", len(test), columns, ids, value_range, integer, cfg.float_format)
+
+
+def _id_tuples(frame: pd.DataFrame, columns: list[str]) -> tuple:
+    """Ids in order: plain values for one id column, tuples for a composite key."""
+    if len(columns) == 1:
+        return tuple(frame[columns[0]].tolist())
+    return tuple(zip(*(frame[c].tolist() for c in columns)))
 
 
 def predictions_to_values(pred: np.ndarray, task: str) -> np.ndarray:
@@ -71,7 +79,8 @@ def check_frame(frame: pd.DataFrame, spec: SubmissionSpec, source: str = "submis
         if tuple(frame.columns) != spec.columns:
             raise SubmissionError(f"{source} has columns {list(frame.columns)}; expected {list(spec.columns)} in that order.")
         if spec.ids is not None:
-            got = frame[spec.columns[0]].tolist()
+            n_id = len(spec.ids[0]) if spec.ids and isinstance(spec.ids[0], tuple) else 1
+            got = list(_id_tuples(frame, list(spec.columns[:n_id])))
             if got != list(spec.ids):
                 if sorted(map(str, got)) == sorted(map(str, spec.ids)):
                     raise SubmissionError(f"{source}: ids are right but in another order; keep the test file's order.")

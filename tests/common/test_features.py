@@ -9,7 +9,7 @@ from common.shift import ks_table
 
 
 def _ctx(n, tmp_path):
-    return FeatureContext("target", None, "regression", make_folds(n, "kfold", 3), 0, tmp_path)
+    return FeatureContext("target", (), "regression", make_folds(n, "kfold", 3), 0, tmp_path)
 
 
 def test_drop_shifted_removes_the_planted_shift(tmp_path):
