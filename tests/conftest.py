@@ -93,3 +93,19 @@ def run_script(script: Path, *args: str, cwd: Path | None = None, timeout: int =
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "MPLBACKEND": "Agg"}
     return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+@pytest.fixture
+def browser_check(tmp_path):
+    """`check_page(html_path, **options) -> PageCheck` (tests/browser.py), screenshots kept in tmp_path.
+
+    Skips when there is no Chromium, unless COMPKIT_REQUIRE_BROWSER=1 (set by .ci/run), where it fails.
+    """
+    from tests.browser import check_page, find_chromium
+
+    if find_chromium() is None:
+        message = "no chromium on PATH: run scripts/system_deps.sh (make test does) to install it"
+        if os.environ.get("COMPKIT_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return lambda html_path, **options: check_page(html_path, tmp_path / "browser", **options)
