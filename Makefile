@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install system-deps demo test test-all bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Debian packages the tests use (Chromium for the HTML report checks, PostgreSQL); installs only what is
+# missing. COMPKIT_SKIP_SYSTEM_DEPS=1 skips it, and the tests that need them skip themselves.
+system-deps:
+	bash scripts/system_deps.sh
+
 demo: install          ## the steam contest end to end on generated data
 	$(BIN)/compkit demo
 
-test: install          ## the default test suite (slow tests excluded)
+test: install system-deps  ## the default test suite (slow tests excluded)
 	$(BIN)/python -m pytest
 
-test-all: install      ## everything, slow tests included
+test-all: install system-deps  ## everything, slow tests included
 	$(BIN)/python -m pytest -m ""
 
 clean:
