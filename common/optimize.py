@@ -6,6 +6,8 @@ The trial budget is a total over all sessions: rerunning continues up to `n_tria
 """
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 import numpy as np
@@ -100,23 +102,28 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dims = space_for(spec.name, space)
-    study = optuna.create_study(
+    study = _open_study(
         storage=storage, study_name=study_name, load_if_exists=True,
         direction="maximize" if metric.greater_is_better else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_folds),
+        pruner=fold_median_pruner(n_startup_trials=5, n_warmup_steps=warmup_folds),
     )
 
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
     def objective(trial):
+        # Which process ran the trial: with a shared (e.g. PostgreSQL) study, shows every worker contributed.
+        trial.set_user_attr("worker", worker)
         params = {**spec.params, **suggest(trial, dims)}
 
         def report(fold: int, running: float) -> None:
             trial.report(running, fold)
-            if trial.should_prune():
+            # After the last fold the trial is finished: keep its full CV rather than discard it.
+            if fold < folds.n_splits - 1 and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold}")
 
         result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, folds, metric, task, seed,
-                         n_classes, train_filter, on_fold=report, progress=False)
+                         n_classes, train_filter, on_fold=report, progress=progress)
         return result.score
 
     done = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
@@ -125,6 +132,51 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
         study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
     return study
+
+
+def fold_median_pruner(n_startup_trials: int = 5, n_warmup_steps: int = 1):
+    """Prune a trial whose running CV after fold k is worse than the median of finished trials after fold k.
+
+    Optuna's MedianPruner compares a trial's *best* value over its steps, which suits learning curves;
+    a running CV mean is not one: the first fold (easy or hard) decides, and on steam, whose fold 0
+    is easy, no trial was ever pruned. Only the current step is compared here.
+    """
+    import optuna
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    class FoldMedianPruner(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            step = trial.last_step
+            if step is None or step < n_warmup_steps:
+                return False
+            finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if len(finished) < n_startup_trials:
+                return False
+            others = [t.intermediate_values[step] for t in finished if step in t.intermediate_values]
+            if not others:
+                return False
+            value, median = trial.intermediate_values[step], float(np.median(others))
+            return value < median if study.direction == StudyDirection.MAXIMIZE else value > median
+
+    return FoldMedianPruner()
+
+
+def _open_study(attempts: int = 5, **kwargs: Any):
+    """optuna.create_study, retried: workers started together on an empty database race to create its
+    tables ("already exists" / duplicate key errors, optuna issue #1092); the loser finds them made."""
+    import time
+
+    import optuna
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(**kwargs)
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def best_params(study, spec: Component, space: dict | None = None) -> dict[str, Any]:

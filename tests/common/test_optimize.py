@@ -6,7 +6,7 @@ from common.config import Component
 from common.errors import ConfigError
 from common.folds import make_folds
 from common.metrics import get_metric
-from common.optimize import best_params, search, space_for
+from common.optimize import best_params, fold_median_pruner, search, space_for
 
 
 def _problem(n=240, seed=0):
@@ -48,3 +48,22 @@ def test_spaces_have_defaults_and_unknown_models_need_one():
     assert space_for("lightgbm", {"num_leaves": {"type": "int", "low": 2, "high": 4}})["num_leaves"]["high"] == 4
     with pytest.raises(ConfigError, match="optimize.space"):
         space_for("no_such_model")
+
+
+def test_pruner_compares_the_running_cv_at_the_same_fold():
+    """A running CV mean starts at the first fold's score: an easy first fold must not shield a bad trial."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", pruner=fold_median_pruner(n_startup_trials=3))
+    for value in (0.100, 0.101, 0.102):
+        study.add_trial(optuna.trial.create_trial(
+            params={"x": value}, distributions={"x": FloatDistribution(0, 1)}, value=value,
+            intermediate_values={0: 0.09, 1: value, 2: value}))
+    bad, good = study.ask(), study.ask()
+    for trial, after_fold1 in ((bad, 0.12), (good, 0.1005)):
+        trial.report(0.085, 0)  # an easy first fold for both
+        assert not trial.should_prune()  # warm-up: never at the first fold
+        trial.report(after_fold1, 1)
+    assert bad.should_prune() and not good.should_prune()
