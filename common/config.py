@@ -87,6 +87,15 @@ class TrainSection(_Frozen):
     runs_dir: str = "runs"
 
 
+class SelectionSection(_Frozen):
+    """Stage 06's feature selection (common.selection); its kept list feeds the `select_features` step."""
+
+    method: Literal["permutation", "null"] = "permutation"
+    model: Component | None = None  # default: optimize.model, else lightgbm
+    n_repeats: int = Field(3, ge=1)  # shuffles per column and fold (permutation) or per fold (null)
+    threshold: float | None = None  # keep columns scoring above it; default 2.0 (permutation), by CV (null)
+
+
 class OptimizeSection(_Frozen):
     model: Component | None = None
     n_trials: int = Field(0, ge=0)
@@ -95,6 +104,7 @@ class OptimizeSection(_Frozen):
     study_name: str | None = None
     space: dict[str, dict[str, Any]] = Field(default_factory=dict)
     pruner_warmup_folds: int = Field(1, ge=0)
+    selection: SelectionSection | None = None
 
 
 class EnsembleSection(_Frozen):

@@ -53,7 +53,10 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ct
     key = data_key
     for i, step in enumerate(steps):
         fn = FEATURES.get(step.name)
-        key = stable_hash(key, step.name, step.params, _source(fn))
+        # A step that reads a file (select_features) adds the file's content to its key via `cache_token`.
+        token = getattr(fn, "cache_token", None)
+        extra = () if token is None else (token(ctx, **step.params),)
+        key = stable_hash(key, step.name, step.params, _source(fn), *extra)
         step_dir = Path(cache_dir) / f"{i:02d}-{step.name}-{key}"
         if (step_dir / "done.json").is_file():
             train, test = pd.read_parquet(step_dir / "train.parquet"), pd.read_parquet(step_dir / "test.parquet")
@@ -148,3 +151,34 @@ def fillna(train, test, ctx, value: float | str = "median"):
     cols = ctx.feature_columns(train)
     fill = (train[cols].median() if value == "median" else pd.Series(value, index=cols)).to_dict()
     return train.fillna(fill), test.fillna(fill)
+
+
+SELECTED_FEATURES = "reports/selected_features.json"  # written by stage 06 (common.selection.save_selection)
+
+
+def _selected(ctx: FeatureContext, path: str = SELECTED_FEATURES) -> list[str]:
+    file = Path(ctx.root) / path
+    if not file.is_file():
+        raise DataError(f"select_features: no selected feature list at {file}. Run stage 06 first with "
+                        "optimize.selection set in config.yaml (it writes the list), or remove the "
+                        "select_features step from features:.")
+    columns = read_json(file).get("features")
+    if not columns or not isinstance(columns, list):
+        raise DataError(f"select_features: {file} has no non-empty 'features' list; rerun stage 06.")
+    return [str(c) for c in columns]
+
+
+@FEATURES.register("select_features")
+def select_features(train, test, ctx, path: str = SELECTED_FEATURES):
+    """Keep only the feature columns stage 06 selected (the list in `path`); put it last under features:."""
+    keep = _selected(ctx, path)
+    missing = [c for c in keep if c not in train.columns]
+    if missing:
+        raise DataError(f"select_features: columns {missing[:10]} from {path} are not among the features; the "
+                        "list was made for other feature steps. Rerun stage 06 to select again.")
+    keep_set = set(keep)
+    columns = [c for c in train.columns if c in keep_set or c == ctx.target or c in ctx.id_columns]
+    return train[columns], test[[c for c in columns if c in test.columns]]
+
+
+select_features.cache_token = lambda ctx, path=SELECTED_FEATURES: stable_hash(_selected(ctx, path))
