@@ -1,0 +1,32 @@
+"""Stage 06 - optimize: Optuna search (pruned fold by fold, resumable); the best params become a run."""
+from common.cli import run_stage
+from common.config import Component
+from common.optimize import best_params, search
+from common.pipeline import train_model
+
+
+def main(contest, args):
+    opt = contest.config.optimize
+    n_trials = opt.n_trials if args.trials is None else args.trials
+    timeout_s = opt.timeout_s if args.timeout is None else args.timeout
+    if opt.model is None or n_trials == 0:
+        print("optimize: skipped (set optimize.model and optimize.n_trials in config.yaml)")
+        return
+    features, folds = contest.features(log=lambda _: None), contest.folds()
+    storage = opt.storage or f"sqlite:///{contest.root / 'optuna.db'}"
+    name = opt.study_name or f"{opt.model.run_label}-{folds.hash}-{features.key}"
+    study = search(opt.model, features.X, features.y, features.X_test, folds, contest.metric, contest.task, storage,
+                   name, n_trials, timeout_s, contest.config.seed, opt.space, contest.n_classes(features.y),
+                   contest.config.train.filter, opt.pruner_warmup_folds)
+    pruned = sum(t.state.name == "PRUNED" for t in study.trials)
+    print(f"study {name}: {len(study.trials)} trials ({pruned} pruned), best CV {study.best_value:.5f}")
+    spec = Component(name=opt.model.name, params=best_params(study, opt.model, opt.space), label=f"{opt.model.run_label}-optuna")
+    run, _ = train_model(contest, spec, features, folds)
+    print(f"{run.run_id}: CV {contest.metric.name} {run.score:.5f} with {spec.params}")
+
+
+if __name__ == "__main__":
+    run_stage(main, __file__, __doc__, [
+        ("--trials", {"type": int, "help": "override optimize.n_trials (a total over resumed sessions)"}),
+        ("--timeout", {"type": float, "help": "override optimize.timeout_s (seconds for this session)"}),
+    ])
