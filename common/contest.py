@@ -95,6 +95,11 @@ class Contest:
         id_cols = d.id_columns
         train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target], what="train")
         test = read_table(self.path(d.test), d.sep, required=id_cols, what="test")
+        # Tianchi test files may carry the empty prediction column to fill in (Tmall's `prob`):
+        # when it is the submission's value column and holds nothing, it is not data.
+        placeholder = (self.config.submission.columns or [None])[-1]
+        if placeholder in test.columns and placeholder not in train.columns and test[placeholder].isna().all():
+            test = test.drop(columns=placeholder)
         expected = [c for c in train.columns if c != d.target]
         missing = [c for c in expected if c not in test.columns]
         extra = [c for c in test.columns if c not in train.columns]
@@ -145,8 +150,13 @@ class Contest:
         folds = self.folds(train)
         d = self.config.data
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root)
+        # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
+        # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
+        from common.logs import cached_digest
+
+        extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
         return build_features(train, test, list(self.config.features), ctx, self.cache_dir / "features",
-                              stable_hash(self.data_digest, folds.hash), log=log)
+                              stable_hash(self.data_digest, folds.hash, *extra), log=log)
 
     def n_classes(self, y: np.ndarray) -> int | None:
         if self.task != "multiclass":
