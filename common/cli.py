@@ -1,4 +1,4 @@
-"""Command line: `compkit run`, `compkit demo`, `compkit generate`, `compkit list`, and the stage wrapper."""
+"""Command line: `compkit run|demo|generate|list|submit|leaderboard|submissions`, and the stage wrapper."""
 from __future__ import annotations
 
 import argparse
@@ -48,11 +48,24 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("name")
     gen.add_argument("out", type=Path)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                     help="generator parameters, e.g. --set n_users=0 n_rows=54925330 (values read as YAML)")
     lst = sub.add_parser("list", help="list registered models, metrics, features, ensemblers")
     lst.add_argument("pattern", nargs="?", default="*")
+    sbm = sub.add_parser("submit", help="validate a submission, then upload it (Kaggle) or package it (Tianchi)")
+    sbm.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
+    sbm.add_argument("--file", type=Path, help="file to submit (default: submissions/<submission.file_name>)")
+    sbm.add_argument("--message", "-m", help="your note; strategy, CV score and run ids are appended")
+    sbm.add_argument("--dry-run", action="store_true", help="validate, show what would happen; upload and log nothing")
+    lb = sub.add_parser("leaderboard", help="fetch public scores of past Kaggle submissions into the log, then "
+                                            "show CV against leaderboard")
+    lb.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
+    subs = sub.add_parser("submissions", help="show the submission log: CV against public score (no network)")
+    subs.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
+    subs.add_argument("--score", nargs=2, metavar=("NUMBER", "SCORE"), help="record submission #NUMBER's public "
+                                                                           "score by hand (Tianchi)")
     args = parser.parse_args(argv)
+    if args.command in ("submit", "leaderboard", "submissions"):
+        _submission_command(args)
+        return
 
     if args.command == "run":
         chosen = [s for s in STAGES if args.start <= s[:2] <= args.stop and s[:2] not in args.skip]
@@ -62,19 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "generate":
         from common.datasets import GENERATORS
 
-        for path in GENERATORS.create(args.name, args.out, seed=args.seed, **_parse_settings(args.set)):
+        for path in GENERATORS.create(args.name, args.out, seed=args.seed):
             print(path)
     elif args.command == "list":
         _list(args.pattern)
-
-
-def _parse_settings(items: list[str]) -> dict:
-    import yaml
-
-    bad = [item for item in items if "=" not in item]
-    if bad:
-        raise SystemExit(f"--set takes KEY=VALUE pairs; got {bad[0]!r}")
-    return {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in items)}
 
 
 def _demo(contest_dir: Path) -> None:
@@ -89,6 +93,35 @@ def _demo(contest_dir: Path) -> None:
         print(f"generated synthetic {contest.config.competition.name} data in {contest.path(data.train).parent} "
               "(put the real files there to compete)")
     run_stages(contest_dir)
+
+
+def _submission_command(args: argparse.Namespace) -> None:
+    from common.contest import Contest
+    from common.leaderboard import SubmissionLog
+    from common.submit import KaggleCLIError, fetch_leaderboard, show_submissions, submit
+
+    try:
+        contest = Contest.load(args.contest)
+        if args.command == "submit":
+            submit(contest, args.file, args.message, args.dry_run)
+            return
+        if args.command == "leaderboard":
+            fetch_leaderboard(contest)
+        elif args.score:
+            number, score = args.score
+            try:
+                number, score = int(number), float(score)
+            except ValueError:
+                raise KitError(f"--score takes a submission number and a score, e.g. --score 3 0.1234; "
+                               f"got {' '.join(args.score)!r}") from None
+            SubmissionLog(contest.submissions_dir / "log.csv").set_score(number, score)
+        show_submissions(contest)
+    except KaggleCLIError as exc:  # the CLI's own message is already on screen; keep its exit code
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.returncode) from None
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _list(pattern: str) -> None:

@@ -38,6 +38,7 @@ class CompetitionSection(_Frozen):
     metric: str
     platform: Literal["kaggle", "tianchi"] = "kaggle"
     kaggle_slug: str | None = None
+    url: str | None = None  # the contest's web page; `compkit submit` names it as where to upload (Tianchi)
     n_classes: int | None = None
 
     @field_validator("metric")
@@ -120,6 +121,10 @@ class SubmissionSection(_Frozen):
     file_name: str = "submission.csv"
     columns: list[str] | None = None
     float_format: str | None = None
+    # Tianchi uploads by hand: `compkit submit` copies the file to submissions/upload/<upload_name>
+    # (default: file_name), or with `zip: true` packs it as <upload_name stem>.zip.
+    upload_name: str | None = None
+    zip: bool = False
 
 
 class Config(_Frozen):
