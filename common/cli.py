@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("name")
     gen.add_argument("out", type=Path)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                     help="generator parameters, e.g. --set n_users=0 n_rows=54925330 (values read as YAML)")
     lst = sub.add_parser("list", help="list registered models, metrics, features, ensemblers")
     lst.add_argument("pattern", nargs="?", default="*")
     sbm = sub.add_parser("submit", help="validate a submission, then upload it (Kaggle) or package it (Tianchi)")
@@ -75,10 +77,19 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "generate":
         from common.datasets import GENERATORS
 
-        for path in GENERATORS.create(args.name, args.out, seed=args.seed):
+        for path in GENERATORS.create(args.name, args.out, seed=args.seed, **_parse_settings(args.set)):
             print(path)
     elif args.command == "list":
         _list(args.pattern)
+
+
+def _parse_settings(items: list[str]) -> dict:
+    import yaml
+
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        raise SystemExit(f"--set takes KEY=VALUE pairs; got {bad[0]!r}")
+    return {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in items)}
 
 
 def _demo(contest_dir: Path) -> None:
