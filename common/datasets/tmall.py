@@ -89,7 +89,7 @@ def _label_pairs(rng: np.random.Generator, n_users: int | None, label_dir: Path 
         test = pl.read_csv(Path(label_dir) / FILES[1], columns=["user_id", "merchant_id"], schema_overrides={"user_id": pl.Int32, "merchant_id": pl.Int32})
         users = np.unique(np.concatenate([train["user_id"].to_numpy(), test["user_id"].to_numpy()]))
         if n_users is not None and n_users < len(users):
-            keep = pl.Series("user_id", np.sort(rng.choice(users, n_users, replace=False)), dtype=pl.Int32)
+            keep = pl.Series("user_id", np.sort(rng.choice(users, n_users, replace=False)), dtype=pl.Int32).implode()
             train, test = train.filter(pl.col("user_id").is_in(keep)), test.filter(pl.col("user_id").is_in(keep))
         return train, test
     n_users = n_users or FULL_USERS
@@ -100,7 +100,7 @@ def _label_pairs(rng: np.random.Generator, n_users: int | None, label_dir: Path 
     merchant = rng.choice(N_MERCHANTS, len(user), p=pop / pop.sum()).astype(np.int32) + 1
     pairs = pl.DataFrame({"user_id": user, "merchant_id": merchant}).unique(maintain_order=True)
     is_test = pl.Series(rng.random(n_users) < 0.5)
-    test_users = pl.Series("user_id", users[is_test.to_numpy()])
+    test_users = pl.Series("user_id", users[is_test.to_numpy()]).implode()
     return pairs.filter(~pl.col("user_id").is_in(test_users)), pairs.filter(pl.col("user_id").is_in(test_users))
 
 
@@ -135,6 +135,9 @@ def _block(rng, cat: _Catalogue, users, propensity, rows_per_user, pair_user, pa
     p_fav = 0.058 * np.exp(0.15 * propensity[o_user])
     u = rng.random(len(o_user))
     o_action = np.where(u < p_buy, 2, np.where(u < p_buy + p_fav, 3, np.where(u < p_buy + p_fav + 0.0015, 1, 0)))
+    # label pairs are new Double-11 buyers: browsing may reach their shop, buying there before 1111 may not
+    early_pair_buy = (o_action == 2) & (o_day < DOUBLE_11) & np.isin(o_user * 8192 + o_merchant, pair_user * 8192 + pair_merchant - 1)
+    o_action[early_pair_buy] = 0
 
     user = np.concatenate([p_user, o_user])
     merchant = np.concatenate([p_merchant, o_merchant])

@@ -1,0 +1,159 @@
+"""The Tmall generator (real schema and formats, planted signal) and the polars log features it feeds."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from common.contest import Contest
+from common.datasets import GENERATORS
+from common.datasets.tmall import FILES, REAL_LABELS, make_tmall
+from common.errors import DataError
+from tests.conftest import REPO
+
+CONTEST = REPO / "competitions" / "tmall_repeat_buyer"
+
+
+@pytest.fixture(scope="module")
+def features_module():
+    """The contest's features.py, imported the way the stages import it."""
+    import sys
+
+    Contest.load(CONTEST)
+    return next(m for name, m in sys.modules.items() if name.startswith("contest_features_")
+                and Path(getattr(m, "__file__", "")).resolve() == (CONTEST / "features.py").resolve())
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """1,500 users with drawn pairs (no real files needed), about 190k log rows."""
+    out = tmp_path_factory.mktemp("tmall")
+    make_tmall(out, n_users=1500, seed=3, label_dir=None)
+    return out
+
+
+def _pairs(folder: Path) -> pl.DataFrame:
+    return pl.concat([pl.read_csv(folder / f, columns=["user_id", "merchant_id"]) for f in FILES[:2]])
+
+
+def test_files_have_the_real_schema_and_formats(small):
+    header = lambda f: (small / f).read_text().splitlines()[0]  # noqa: E731
+    assert header(FILES[0]) == "user_id,merchant_id,label" and header(FILES[1]) == "user_id,merchant_id,prob"
+    assert header(FILES[2]) == "user_id,item_id,cat_id,seller_id,brand_id,time_stamp,action_type"
+    assert header(FILES[3]) == "user_id,age_range,gender"
+    log = pl.read_csv(small / FILES[2], schema_overrides={"time_stamp": pl.Utf8})
+    stamps = log["time_stamp"]
+    assert stamps.str.len_chars().unique().to_list() == [4]  # mmdd text with its leading zero: 0511
+    assert stamps.min() == "0511" and stamps.max() == "1111"
+    shares = stamps.value_counts(normalize=True).sort("proportion", descending=True)
+    assert shares["time_stamp"][0] == "1111" and shares["proportion"][0] > 0.15  # the Double-11 spike
+    actions = log["action_type"].value_counts(normalize=True).sort("action_type")
+    assert actions["action_type"].to_list() == [0, 1, 2, 3] and actions["proportion"][0] > 0.8  # clicks dominate
+    assert log["brand_id"].dtype == pl.Float64 and log["brand_id"].null_count() > 0
+    assert ",," in (small / FILES[2]).read_text()[:5_000_000] or log["brand_id"].null_count()  # NaN written empty
+    info = pl.read_csv(small / FILES[3])
+    assert info["age_range"].null_count() > 0 and info["gender"].null_count() > 0
+    assert set(info["age_range"].drop_nulls().unique()) <= set(range(9)) and set(info["gender"].drop_nulls()) <= {0, 1, 2}
+    train, test = pl.read_csv(small / FILES[0]), pl.read_csv(small / FILES[1])
+    assert 0.04 < train["label"].mean() < 0.08 and test["prob"].null_count() == len(test)
+    assert not set(train["user_id"]) & set(test["user_id"])  # as in the real files
+    # every pair is a new Double-11 buyer: a purchase on 1111, none before
+    pair_rows = log.join(_pairs(small).rename({"merchant_id": "seller_id"}), on=["user_id", "seller_id"], how="semi")
+    per_pair = pair_rows.group_by("user_id", "seller_id").agg(
+        d11_buy=((pl.col("time_stamp") == "1111") & (pl.col("action_type") == 2)).sum(),
+        early_buy=((pl.col("time_stamp") != "1111") & (pl.col("action_type") == 2)).sum())
+    assert len(per_pair) == len(train) + len(test)
+    assert per_pair["d11_buy"].min() >= 1 and per_pair["early_buy"].max() == 0
+    assert abs(len(log) / info.height - 129.5) < 10  # the real 54.9 M rows / 424,170 users
+
+
+@pytest.mark.skipif(not (REAL_LABELS / FILES[0]).is_file(), reason="real Tmall label files not found at ../shared/data/tmall")
+def test_pairs_are_drawn_from_the_real_label_files(tmp_path):
+    GENERATORS.create("tmall_repeat_buyer", tmp_path, seed=1, n_users=500)
+    real = pl.read_csv(REAL_LABELS / FILES[0], columns=["user_id", "merchant_id"])
+    made = pl.read_csv(tmp_path / FILES[0], columns=["user_id", "merchant_id"])
+    assert made.join(real, on=["user_id", "merchant_id"], how="anti").height == 0
+    # whole users are kept: every real pair of a sampled user is there
+    assert real.join(made.select("user_id").unique(), on="user_id", how="semi").height == made.height
+
+
+def test_polars_features_equal_the_pandas_reference(small, features_module, tmp_path):
+    m = features_module
+    pairs = _pairs(small)
+    fast = m.build_pair_features(small / FILES[2], small / FILES[3], pairs, tmp_path, log=lambda _: None).to_pandas()
+    slow = m.pair_features_pandas(small / FILES[2], small / FILES[3], pairs.to_pandas())
+    assert list(fast.columns) == list(slow.columns) and len(fast) == len(pairs)
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-6)
+    assert fast["um_n"].notna().all() and (fast["um_d11_buy"] >= 1).all()
+
+
+def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_module, tmp_path):
+    m, pairs, messages = features_module, _pairs(small), []
+    first = m.build_pair_features(small / FILES[2], small / FILES[3], pairs, tmp_path, log=messages.append)
+    assert sum("converting" in s for s in messages) == 2
+    messages.clear()
+    again = m.build_pair_features(small / FILES[2], small / FILES[3], pairs, tmp_path, log=messages.append)
+    assert messages == [msg for msg in messages if "cached" in msg] and len(messages) == 1 and again.equals(first)
+    changed = tmp_path / "log.csv"
+    lines = (small / FILES[2]).read_text().splitlines()
+    changed.write_text("\n".join(lines[:-1]) + "\n")  # one row fewer
+    messages.clear()
+    m.build_pair_features(changed, small / FILES[3], pairs, tmp_path, log=messages.append)
+    assert any("converting log.csv" in s for s in messages)
+
+
+def test_planted_signal_is_learnable(small, features_module, tmp_path):
+    """Log features alone (no merchant encoding) separate repeat buyers: grouped-CV AUC well above 0.5."""
+    from lightgbm import LGBMClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    m = features_module
+    train = pl.read_csv(small / FILES[0])
+    X = m.build_pair_features(small / FILES[2], small / FILES[3], train.select("user_id", "merchant_id"), tmp_path,
+                              log=lambda _: None).drop("user_id", "merchant_id").to_pandas()
+    y, groups = train["label"].to_numpy(), train["user_id"].to_numpy()
+    oof = np.zeros(len(y))
+    for fit, valid in StratifiedGroupKFold(4, shuffle=True, random_state=0).split(X, y, groups):
+        model = LGBMClassifier(n_estimators=150, learning_rate=0.05, num_leaves=15, min_child_samples=20, verbose=-1)
+        oof[valid] = model.fit(X.iloc[fit], y[fit]).predict_proba(X.iloc[valid])[:, 1]
+    assert roc_auc_score(y, oof) > 0.62
+
+
+LOG_HEADER = "user_id,item_id,cat_id,seller_id,brand_id,time_stamp,action_type"
+GOOD = ["1,10,5,7,100.0,0511,0", "1,11,5,7,,1111,2", "2,12,6,8,101.0,0620,3"]
+
+
+@pytest.mark.parametrize("bad_line, expected", [
+    ("3,13,6,8,101.0,0620,0,9", ["line 5", "expected 7 comma-separated fields", "found 8"]),
+    ("3,13,6,8,101.0,0620,", ["line 5", "column 'action_type' is empty"]),
+    ("3,13,6,8,101.0", ["line 5", "is empty"]),
+    ("3,x13,6,8,101.0,0620,0", ["line 5", "column 'item_id'", "'x13' is not a valid value"]),
+    ("3,13,6,8,101.0,0620,4", ["line 5", "column 'action_type' holds a value outside [0, 1, 2, 3]", "0 click"]),
+    ("3,13,6,8,101.0,1231,0", ["line 5", "column 'time_stamp'", "0511 to 1111"]),
+])
+def test_bad_log_lines_are_named_and_nothing_is_cached(features_module, tmp_path, bad_line, expected):
+    m = features_module
+    log = tmp_path / "user_log_format1.csv"
+    log.write_text("\n".join([LOG_HEADER, *GOOD, bad_line, *GOOD]) + "\n")
+    info = tmp_path / "user_info_format1.csv"
+    info.write_text("user_id,age_range,gender\n1,3.0,0.0\n2,,\n3,4.0,1.0\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError) as err:
+        m.build_pair_features(log, info, pl.DataFrame({"user_id": [1], "merchant_id": [7]}), cache, log=lambda _: None)
+    message = str(err.value)
+    assert str(log) in message and "file is unchanged" in message or "nothing was cached" in message
+    for part in expected:
+        assert part in message, message
+    assert not list(cache.glob("user_log*.parquet")) and not list(cache.glob(".*tmp"))
+    assert log.read_text().count("\n") == 8  # the input is untouched
+
+
+def test_renamed_log_column_is_named(features_module, tmp_path):
+    log = tmp_path / "user_log_format1.csv"
+    log.write_text("\n".join([LOG_HEADER.replace("seller_id", "merchant_id"), *GOOD]) + "\n")
+    from common.logs import read_log
+
+    with pytest.raises(DataError, match="missing \\['seller_id'\\]"):
+        read_log(log, features_module.LOG_SCHEMA, tmp_path)
