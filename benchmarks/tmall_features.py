@@ -66,11 +66,13 @@ def run_phase(phase: str, data: Path, cache: Path) -> dict:
 
 
 def generate(data: Path, rows: int, full: bool) -> float:
-    sys.path.insert(0, str(REPO))
-    from common.datasets.tmall import make_tmall
-
+    """Generate in a child process too: Linux keeps a parent's peak RSS across fork+exec, so a parent
+    that held the generated arrays would inflate every later phase's measured peak."""
+    users = 0 if full else max(200, round(rows * FULL_USERS / FULL_ROWS))
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from common.datasets.tmall import make_tmall; "
+            f"make_tmall({str(data)!r}, n_users={users}, n_rows={rows}, seed=0)")
     start = time.perf_counter()
-    make_tmall(data, n_users=0 if full else max(200, round(rows * FULL_USERS / FULL_ROWS)), n_rows=rows, seed=0)
+    subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - start
 
 

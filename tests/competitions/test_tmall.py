@@ -42,6 +42,7 @@ def _check_submission(root: Path, raw: Path) -> None:
     assert submission["prob"].between(0, 1).all() and submission["prob"].nunique() > 100
 
 
+@pytest.mark.slow  # ~40 s of stage processes on a quiet 2-core machine
 def test_features_train_and_submit_on_generated_data(tmp_path, raw):
     """Stages 03, 04 and 07 with one quick model: grouped folds, cached features, a valid submission."""
     root = _contest(tmp_path / "tmall", raw,

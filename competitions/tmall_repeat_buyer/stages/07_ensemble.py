@@ -3,6 +3,7 @@ from common.cli import run_stage
 from common.ensemble import compare
 from common.pipeline import current_runs, save_comparison
 from common.submission import build_submission, predictions_to_values, spec_for, write_submission
+from common.submit import write_provenance
 
 
 def main(contest, args):
@@ -20,6 +21,9 @@ def main(contest, args):
     spec = spec_for(contest, test)
     values = predictions_to_values(results[choice].test, contest.task)
     path = write_submission(build_submission(values, spec, test), spec, contest.submissions_dir / cfg.submission.file_name)
+    used = [choice] if choice in {r.run_id for r in runs} else [r.run_id for r in runs]
+    write_provenance(path, strategy=choice, cv_score=results[choice].score, metric=contest.metric.name,
+                     runs=used, fold_hash=folds.hash)  # `compkit submit` puts these in the upload's message
     print(f"chosen: {choice} (CV {contest.metric.name} {results[choice].score:.5f})")
     print(path)
 
