@@ -1,0 +1,108 @@
+"""The steam contest: end to end on generated data, on the real data when present, and on bad input."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from common.datasets.steam import make_steam
+from tests.conftest import REPO, SHARED_DATA, run_script
+
+STEAM = REPO / "competitions" / "steam"
+CLI = REPO / "common" / "cli.py"
+
+
+def _copy_contest(dest: Path, **overrides) -> Path:
+    """The steam folder's code and config in a temporary place, config sections overridden."""
+    dest.mkdir(parents=True)
+    for name in ("config.yaml", "features.py"):
+        shutil.copy(STEAM / name, dest / name)
+    shutil.copytree(STEAM / "stages", dest / "stages")
+    (dest / "data" / "raw").mkdir(parents=True)
+    config = yaml.safe_load((dest / "config.yaml").read_text())
+    config.update(overrides)
+    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def _write_synthetic(root: Path, n_train=500, n_test=300) -> None:
+    train, test = make_steam(n_train, n_test, seed=3)
+    train.to_csv(root / "data/raw/zhengqi_train.txt", sep="\t", index=False)
+    test.to_csv(root / "data/raw/zhengqi_test.txt", sep="\t", index=False)
+
+
+# Quick stand-ins for the zoo: one of each family (linear, boosted trees, torch); test_models covers the rest.
+QUICK_MODELS = [{"name": "ridge"}, {"name": "lightgbm", "params": {"n_estimators": 150, "learning_rate": 0.1}},
+                {"name": "mlp", "params": {"epochs": 5}}]
+
+
+def test_all_seven_stages_on_generated_data(tmp_path):
+    config = yaml.safe_load((STEAM / "config.yaml").read_text())
+    config["models"] = QUICK_MODELS
+    root = _copy_contest(tmp_path / "steam", models=QUICK_MODELS, optimize={**config["optimize"], "n_trials": 3})
+    _write_synthetic(root)
+    result = run_script(CLI, "run", str(root))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    submission = root / "submissions" / "steam_submission.txt"
+    lines = submission.read_text().splitlines()
+    assert len(lines) == 300 and np.isfinite([float(v) for v in lines]).all()  # no header, one per test row
+    table = pd.read_csv(root / "reports/ensemble_comparison.csv")
+    labels = {m.get("label") or m["name"] for m in config["models"]}
+    assert labels | {"lightgbm-optuna"} <= {s.rsplit("-", 1)[0] for s in table["strategy"] if s.count("-")}
+    # a rerun resumes: every run is reused, nothing retrained
+    again = run_script(root / "stages" / "04_train.py")
+    assert again.returncode == 0 and again.stdout.count("(reused)") == len(config["models"])
+
+
+def test_bad_input_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path):
+    root = _copy_contest(tmp_path / "steam")
+    _write_synthetic(root, 200, 100)
+    assert run_script(root / "stages" / "03_features.py").returncode == 0
+    cached = sorted(p.relative_to(root) for p in (root / "cache").rglob("*"))
+    test_file = root / "data/raw/zhengqi_test.txt"
+    frame = pd.read_csv(test_file, sep="\t")
+    frame.drop(columns="V3").to_csv(test_file, sep="\t", index=False)
+    result = run_script(root / "stages" / "03_features.py")
+    assert result.returncode == 2
+    assert "zhengqi_test.txt does not have the train file's columns: missing ['V3']" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.relative_to(root) for p in (root / "cache").rglob("*")) == cached
+    assert (root / "folds" / "folds.npy").is_file()
+
+
+def test_ensemble_refuses_runs_on_different_folds(tmp_path):
+    root = _copy_contest(tmp_path / "steam", models=[{"name": "ridge"}], ensemble={"runs": ["ridge-*", "old-*"]})
+    _write_synthetic(root, 200, 100)
+    assert run_script(root / "stages" / "04_train.py").returncode == 0
+    ridge = next((root / "runs").glob("ridge-*"))
+    old = root / "runs" / "old-1"
+    shutil.copytree(ridge, old)
+    meta = (old / "meta.json").read_text().replace(ridge.name, "old-1")
+    import json
+
+    data = json.loads(meta)
+    data["fold_hash"] = "0123456789ab"
+    (old / "meta.json").write_text(json.dumps(data))
+    result = run_script(root / "stages" / "07_ensemble.py")
+    assert result.returncode == 2
+    assert "different folds" in result.stderr and "old-1: 0123456789ab" in result.stderr and ridge.name in result.stderr
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "steam").is_dir(), reason="real steam data not found at ../shared/data/steam")
+def test_real_data_reaches_the_target_cv(tmp_path):
+    """Default config, no hyperparameter search: the best blend's 5-fold CV MSE is at most 0.095."""
+    root = _copy_contest(tmp_path / "steam")
+    for name in ("zhengqi_train.txt", "zhengqi_test.txt"):
+        shutil.copy(SHARED_DATA / "steam" / name, root / "data" / "raw" / name)
+    result = run_script(CLI, "run", str(root), "--skip", "02", "05", "06", timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = pd.read_csv(root / "reports/ensemble_comparison.csv")
+    print(table.to_string())
+    singles = table[table["kind"] == "single"]
+    assert len(singles) == len(yaml.safe_load((STEAM / "config.yaml").read_text())["models"])
+    best = table[table["kind"] == "ensemble"].iloc[0]
+    assert best["nested"] == "yes" and best["cv_score"] <= 0.095
+    assert best["cv_score"] < singles["cv_score"].min()
+    assert len((root / "submissions/steam_submission.txt").read_text().splitlines()) == 1925

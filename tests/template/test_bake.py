@@ -1,0 +1,108 @@
+"""Bake the cookiecutter template into a temporary folder, check it, and run what it generates."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+from common.config import load_config
+from tests.conftest import REPO, classification_frames, run_script
+
+EXPECTED_FILES = {
+    ".gitignore", "README.md", "config.yaml", "features.py", "data/raw/.gitkeep",
+    *(f"stages/{s}.py" for s in ("01_understanding", "02_eda", "03_features", "04_train", "05_validate",
+                                 "06_optimize", "07_ensemble")),
+}
+COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
+
+
+def _bake(out: Path, **context) -> Path:
+    return Path(cookiecutter(str(REPO / "templates"), no_input=True, output_dir=str(out), extra_context=context))
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("task,metric", [("regression", "rmse"), ("binary", "auc"), ("multiclass", "macro_f1")])
+def test_bake_gives_the_exact_file_set_fully_rendered(tmp_path, isolated_home, task, metric):
+    root = _bake(tmp_path, competition_name="Demo Cup", task=task, platform="kaggle")
+    assert root.name == "demo_cup"
+    assert _files(root) == EXPECTED_FILES
+    for path in root.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert not re.search(r"{{|{%|cookiecutter\.", text), f"unrendered template text in {path}"
+    config = load_config(root / "config.yaml")
+    assert (config.competition.task, config.competition.metric) == (task, metric)
+    assert config.competition.kaggle_slug == "demo-cup"
+    assert config.folds.scheme == ("kfold" if task == "regression" else "stratified")
+    template_stages = REPO / "templates" / "{{cookiecutter.competition_slug}}" / "stages"
+    for script in template_stages.iterdir():  # stage scripts are copied verbatim
+        assert (root / "stages" / script.name).read_text() == script.read_text()
+
+
+@pytest.mark.parametrize("source", ["templates", "."])
+def test_cookiecutter_command_works_from_templates_and_repo_root(tmp_path, isolated_home, source):
+    result = subprocess.run([COOKIECUTTER, source, "--no-input", "-o", str(tmp_path), "competition_name=Steam Test",
+                             "task=regression", "metric=mse", "id_column=", "platform=tianchi", "separator=\\t"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    config = load_config(tmp_path / "steam_test" / "config.yaml")
+    assert config.data.id_column is None and config.data.sep == "\t" and config.competition.platform == "tianchi"
+
+
+def test_interactive_answers(tmp_path, isolated_home):
+    answers = "Tmall Repeat\n\n2\n\nuser_id\nlabel\n2\n\n\n\n\n"  # name, slug, task=binary, metric, id, target, tianchi
+    result = subprocess.run([COOKIECUTTER, "templates", "-o", str(tmp_path)], cwd=REPO, input=answers,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    config = load_config(tmp_path / "tmall_repeat" / "config.yaml")
+    assert (config.competition.task, config.competition.metric, config.data.id_column) == ("binary", "auc", "user_id")
+    assert config.competition.platform == "tianchi" and config.competition.kaggle_slug is None
+
+
+def test_hook_refuses_a_metric_that_does_not_suit_the_task(tmp_path, isolated_home):
+    out = tmp_path / "out"
+    result = subprocess.run([COOKIECUTTER, "templates", "--no-input", "-o", str(out), "task=regression", "metric=auc"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "metric 'auc' does not suit task 'regression'" in result.stderr + result.stdout
+    assert not out.exists() or not any(out.iterdir())
+
+
+def _shrink(config_path: Path) -> None:
+    """Fast settings for a test run: two quick models, three search trials."""
+    config = yaml.safe_load(config_path.read_text())
+    config["models"] = [config["models"][0], {"name": "lightgbm", "params": {"n_estimators": 100}}]
+    config["optimize"] = {"model": {"name": "ridge" if config["competition"]["task"] == "regression" else "logistic"},
+                          "n_trials": 3}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_generated_binary_contest_runs_end_to_end(tmp_path, isolated_home):
+    root = _bake(tmp_path, competition_name="Bin", task="binary", id_column="id", target_column="label")
+    train, test = classification_frames(300, 150)
+    train.to_csv(root / "data/raw/train.csv", index=False)
+    test.to_csv(root / "data/raw/test.csv", index=False)
+    _shrink(root / "config.yaml")
+    result = run_script(REPO / "common" / "cli.py", "run", str(root))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for artifact in ("reports/task_card.md", "reports/eda.html", "reports/validation.html",
+                     "reports/ensemble_comparison.csv", "reports/ensemble_comparison.png", "optuna.db"):
+        assert (root / artifact).is_file(), artifact
+    runs = [p for p in (root / "runs").iterdir() if (p / "meta.json").is_file()]
+    assert len(runs) == 3  # two models + the optimized one
+    submission = pd.read_csv(root / "submissions/submission.csv")
+    assert list(submission.columns) == ["id", "label"]
+    assert submission["id"].tolist() == test["id"].tolist()
+    assert submission["label"].between(0, 1).all()
+    table = pd.read_csv(root / "reports/ensemble_comparison.csv")
+    assert {"mean", "weighted", "rank", "hill_climb", "stacking"} <= set(table["strategy"])
+    # stage 07 prints the submission's path last (the runner's timing line follows it)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[-1].startswith("stage timings") and lines[-2] == str(root / "submissions" / "submission.csv")
