@@ -189,7 +189,7 @@ def plot_importance(selection: Selection):
     fig, ax = plt.subplots(figsize=(8, 0.25 * len(table) + 1.5))
     colors = np.where(table["kept"], "#457b9d", "#c9c9c9")
     ax.barh(table["feature"][::-1].astype(str), shown[::-1], color=colors[::-1])
-    ax.axvline(selection.threshold, color="#e76f51", linestyle="--", label=f"threshold {selection.threshold:g}")
+    ax.axvline(selection.threshold, color="#e76f51", linestyle="--", label=f"{'cut chosen by CV' if selection.cuts else 'threshold'} {selection.threshold:.3g}")
     what = {"permutation": "permutation importance: mean score drop / standard error",
             "null": "null importance: log(real gain / (1 + 75th pct of shuffled-target gain))"}[selection.method]
     ax.set_xlabel(what)
