@@ -59,6 +59,25 @@ class DataSection(_Frozen):
     categorical: list[str] = Field(default_factory=list)
     sample_submission: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
+    # What one example is; load_raw and the EDA report dispatch on it.
+    #   tabular: a row of numeric/categorical columns (the default).
+    #   text:    a row whose `text_column` holds a document, tokens separated by spaces (news).
+    #   image:   an image; `train` (and `test`, or a CSV whose file_name column lists the test
+    #            images) are mchar-format label JSONs {file: {label, left, top, width, height}},
+    #            the images lie in `image_dir` (train) and `test_image_dir`; without those folders
+    #            only the labels and boxes are read.
+    modality: Literal["tabular", "text", "image"] = "tabular"
+    text_column: str | None = None
+    image_dir: str | None = None
+    test_image_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _modality_keys(self) -> DataSection:
+        if self.modality == "text" and not self.text_column:
+            raise ValueError("data.modality 'text' needs data.text_column (the column holding the documents)")
+        if self.modality != "image" and (self.image_dir or self.test_image_dir):
+            raise ValueError("data.image_dir / data.test_image_dir need data.modality: image")
+        return self
 
     @property
     def id_columns(self) -> list[str]:

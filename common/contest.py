@@ -92,9 +92,14 @@ class Contest:
     def load_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train and test frames, checked: files, columns, numeric values, ids, target."""
         d = self.config.data
+        if d.modality == "image":  # label JSONs + image folders: one row per image (common.images)
+            from common.images import load_image_tables
+
+            return load_image_tables(self)
         id_cols = d.id_columns
-        train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target], what="train")
-        test = read_table(self.path(d.test), d.sep, required=id_cols, what="test")
+        text = [d.text_column] if d.text_column else []  # documents: required, never numeric-checked
+        train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target, *text], what="train")
+        test = read_table(self.path(d.test), d.sep, required=[*id_cols, *text], what="test")
         # Tianchi test files may carry the empty prediction column to fill in (Tmall's `prob`):
         # when it is the submission's value column and holds nothing, it is not data.
         placeholder = (self.config.submission.columns or [None])[-1]
@@ -111,7 +116,7 @@ class Contest:
             )
         for frame, name in ((train, d.train), (test, d.test)):
             for column in frame.columns:
-                if column not in d.categorical and column not in id_cols:
+                if column not in d.categorical and column not in id_cols and column not in text:
                     from common.io import check_numeric
 
                     check_numeric(frame, column, self.path(name), "train" if name == d.train else "test")
