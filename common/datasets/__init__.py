@@ -4,6 +4,6 @@ Each generator is registered by contest name: GENERATORS.create("steam", out_dir
 raw files a contest's config.yaml expects and returns their paths.
 """
 from common.datasets.registry import GENERATORS
-from common.datasets import steam, tmall  # noqa: F401  (registers)
+from common.datasets import news, steam, streetchar, tmall  # noqa: F401  (registers)
 
 __all__ = ["GENERATORS"]
