@@ -2,7 +2,8 @@
 
 Sections: overview, target, train-versus-test shift (KS, most shifted first), target versus the
 top features, correlations, missing values, adversarial validation. Large tables are sampled for
-plots and the adversarial classifier (`max_rows`), never for the KS statistics.
+plots and the adversarial classifier (`max_rows`), never for the KS statistics. Text and image
+contests (data.modality) get their own sections, from common.eda_text and common.eda_images.
 """
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
     """Write reports/eda.html for the contest's raw train/test frames (or the frames given)."""
     if train is None or test is None:
         train, test = contest.load_raw()
+    if contest.config.data.modality == "text":
+        from common.eda_text import text_report
+
+        return text_report(contest, train, test)
+    if contest.config.data.modality == "image":
+        from common.eda_images import image_report
+
+        return image_report(contest, train, test)
     d, seed = contest.config.data, contest.config.seed
     target = d.target
     features = [c for c in train.columns if c != target and c not in d.id_columns and c in test.columns]
