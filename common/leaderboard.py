@@ -30,6 +30,7 @@ class SubmissionLog:
         self.path = Path(path)
 
     def read(self) -> pd.DataFrame:
+        """The log with every column (an empty frame before the first submission)."""
         if not self.path.is_file():
             return pd.DataFrame({c: pd.Series(dtype=float if c in _NUMERIC else object) for c in COLUMNS})
         frame = pd.read_csv(self.path, dtype={c: str for c in COLUMNS if c not in _NUMERIC}, keep_default_na=False,
@@ -45,6 +46,7 @@ class SubmissionLog:
         return write_csv(self.path, frame[list(COLUMNS)])
 
     def append(self, row: dict) -> pd.DataFrame:
+        """Add one submission; missing columns stay empty."""
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise KitError(f"submission log has no column(s) {sorted(unknown)}; columns are {list(COLUMNS)}")

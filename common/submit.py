@@ -55,6 +55,7 @@ class Submitted:
 
 # ---------------------------------------------------------------- provenance (written by stage 07)
 def provenance_path(submission: str | Path) -> Path:
+    """The sidecar of a submission: submissions/<file>.json."""
     submission = Path(submission)
     return submission.with_name(submission.name + ".json")
 
