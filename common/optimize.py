@@ -15,6 +15,7 @@ import numpy as np
 from common.config import Component
 from common.errors import ConfigError, did_you_mean
 from common.folds import Folds
+from common.io import stable_hash
 from common.metrics import Metric
 from common.train import fit_oof
 
@@ -110,6 +111,12 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     )
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    # A resumed study (or a second worker) must not replay the same random draws: offset the seed by the
+    # trials already there, and by the worker when the storage is shared. A fresh single study keeps `seed`.
+    existing = len(study.trials)
+    shared = not storage.startswith("sqlite")
+    if existing or shared:
+        study.sampler = optuna.samplers.TPESampler(seed=int(stable_hash(seed, existing, worker if shared else "", length=8), 16))
 
     def objective(trial):
         # Which process ran the trial: with a shared (e.g. PostgreSQL) study, shows every worker contributed.

@@ -41,6 +41,15 @@ def test_stopped_search_resumes_the_same_study(tmp_path):
     resumed = _search(tmp_path, 9)  # the budget is a total: 5 more trials, not 9
     assert len(resumed.trials) == 9
     assert [t.params for t in resumed.trials[:4]] == first
+    new = [t.params["alpha"] for t in resumed.trials[4:]]
+    assert not set(new) & {p["alpha"] for p in first}  # the resumed sampler does not replay the first draws
+
+
+def test_same_seed_same_search(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    a = [t.params for t in _search(tmp_path / "a", 5).trials]
+    b = [t.params for t in _search(tmp_path / "b", 5).trials]
+    assert a == b
 
 
 def test_spaces_have_defaults_and_unknown_models_need_one():
