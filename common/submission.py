@@ -91,7 +91,9 @@ def check_frame(frame: pd.DataFrame, spec: SubmissionSpec, source: str = "submis
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.isna().any() or not np.all(np.isfinite(numeric.to_numpy(dtype=float))):
         bad = int(np.flatnonzero(numeric.isna().to_numpy() | ~np.isfinite(numeric.to_numpy(dtype=float)))[0])
-        raise SubmissionError(f"{source}: row {bad} holds {values.iloc[bad]!r}, not a finite number. "
+        value = values.iloc[bad]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise SubmissionError(f"{source}: row {bad} holds {value!r}, not a finite number. "
                               "Fix the model's NaN/inf predictions before submitting.")
     if spec.value_range is not None:
         lo, hi = spec.value_range
