@@ -34,8 +34,13 @@ def _plt():
 
 def validation_report(runs: list, X, y: np.ndarray, X_test, folds: Folds, metric: Metric, task: str,
                       out_dir: Path, seed: int = 0, n_classes: int | None = None,
-                      fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), max_fit_seconds: float = 2.0) -> Path:
-    """Write validation.html and validation_summary.csv into `out_dir`; returns the HTML path."""
+                      fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), max_fit_seconds: float = 2.0,
+                      refit_budget_s: float = 120.0) -> Path:
+    """Write validation.html and validation_summary.csv into `out_dir`; returns the HTML path.
+
+    The learning curve and hold-out check refit the probe model; on big data they use fewer folds so
+    that the refits take about `refit_budget_s`.
+    """
     y = np.asarray(y)
     report = Report("Validation", Path(out_dir))
     summary = fold_summary(runs, metric)
@@ -61,7 +66,14 @@ def validation_report(runs: list, X, y: np.ndarray, X_test, folds: Folds, metric
     flt = probe.meta.get("train_filter")
     flt = Component(**flt) if flt else None
     report.section("Learning curve")
-    curve = learning_curve(spec, X, y, folds, metric, task, seed, n_classes, flt, fractions, full=probe.meta["fold_scores"])
+    fold_s = float(np.mean(probe.meta.get("fit_seconds", [0.0])))
+    n_refits = sum(f < 1 for f in fractions) * folds.n_splits + 4
+    max_folds = max(1, min(folds.n_splits, int(refit_budget_s / max(fold_s, 1e-3) / max(n_refits / folds.n_splits, 1))))
+    curve = learning_curve(spec, X, y, folds, metric, task, seed, n_classes, flt, fractions,
+                           full=probe.meta["fold_scores"], max_folds=max_folds)
+    if max_folds < folds.n_splits:
+        report.text(f"Refits take ~{fold_s:.0f} s each: the curve uses the first {max_folds} of {folds.n_splits} folds.",
+                    note=True)
     report.text(f"{probe.run_id} refitted on shares of each training fold, scored on the full validation folds. "
                 "A curve still improving at 100% says more data (or pseudo-labels) would help; a flat one "
                 "says the model, not the data, limits the score.")
@@ -69,7 +81,8 @@ def validation_report(runs: list, X, y: np.ndarray, X_test, folds: Folds, metric
     report.figure(plot_learning_curve(curve, metric), "validation_learning_curve", "learning curve")
 
     report.section("Hold-out check")
-    check = holdout_check(spec, X, y, folds, metric, task, seed, n_classes, flt)
+    check = holdout_check(spec, X, y, folds, metric, task, seed, n_classes, flt,
+                          inner_splits=3 if max_folds < folds.n_splits else 5)
     report.text(f"{probe.run_id}: CV on 80% of the rows versus the score on the held-out 20%. The gap is what to "
                 "expect between CV and a leaderboard drawn from the same distribution.")
     report.table(check)
@@ -134,14 +147,17 @@ def oof_diagnostics(oof: np.ndarray, y: np.ndarray, task: str, mask: np.ndarray 
 
 def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
                    n_classes: int | None = None, train_filter: Component | None = None,
-                   fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), full: list[float] | None = None) -> pd.DataFrame:
+                   fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), full: list[float] | None = None,
+                   max_folds: int | None = None) -> pd.DataFrame:
     """CV score when each training fold is cut to a share of its rows (same validation rows).
 
-    `full`: the run's own fold scores, reused for share 1.0 instead of refitting.
+    `full`: the run's own fold scores, reused for share 1.0 instead of refitting; `max_folds`: use only
+    the first folds (for slow models).
     """
     rng = np.random.default_rng(seed)
     rows = []
-    splits = list(folds.splits())
+    splits = list(folds.splits())[:max_folds]
+    full = None if full is None else list(full)[:max_folds]
     for frac in fractions:
         if frac >= 1 and full is not None:
             rows.append({"share": 1.0, "train_rows": int(np.mean([len(tr) for tr, _ in splits])),
@@ -160,14 +176,14 @@ def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metr
 
 def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
                   n_classes: int | None = None, train_filter: Component | None = None,
-                  holdout: float = 0.2) -> pd.DataFrame:
+                  holdout: float = 0.2, inner_splits: int = 5) -> pd.DataFrame:
     """CV score on (1 - holdout) of the rows against the score of one model fitted there on the rest."""
     n = len(y)
     scheme = "stratified" if task != "regression" else "kfold"
     split = make_folds(n, scheme, int(round(1 / holdout)), seed + 1, y=y)
     held = np.flatnonzero(split.assignment == 0)
     kept = np.flatnonzero(split.assignment != 0)
-    inner = make_folds(len(kept), scheme, min(folds.n_splits, 5), seed, y=y[kept])
+    inner = make_folds(len(kept), scheme, min(folds.n_splits, inner_splits), seed, y=y[kept])
     oof = None
     for tr, va in inner.splits():
         pred = _fit_predict(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter)

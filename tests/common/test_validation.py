@@ -52,6 +52,8 @@ def test_learning_curve_improves_with_data_and_reuses_the_full_score():
     assert curve["cv_mean"].iloc[0] > curve["cv_mean"].iloc[1]  # more rows, lower error
     assert curve["cv_mean"].iloc[2] == pytest.approx(0.6)
     assert curve["train_rows"].tolist() == [40, 200, 400]
+    one = learning_curve(spec, X, y, folds, mse, "regression", fractions=(0.5, 1.0), full=[0.5, 0.7, 0.6], max_folds=1)
+    assert one["cv_std"].tolist() == [0.0, 0.0] and one["cv_mean"].iloc[1] == pytest.approx(0.5)  # first fold only
 
 
 def test_holdout_check_is_close_to_cv_on_iid_data():
