@@ -40,9 +40,11 @@ def text_report(contest, train: pd.DataFrame, test: pd.DataFrame, top_n: int = 1
 
     balance = class_balance(labels)
     report.section("Class balance")
-    report.text(f"The largest class has {balance['documents'].max() / max(balance['documents'].min(), 1):.1f} times "
-                "the documents of the smallest." + (" Macro-F1 weighs every class equally, so the rare classes "
-                                                    "count as much as the common ones." if contest.metric.name == "macro_f1" else ""))
+    ratio = balance["documents"].max() / max(balance["documents"].min(), 1)
+    macro = contest.metric.name == "macro_f1"
+    report.text(f"The largest class has {ratio:.1f} times the documents of the smallest."
+                + (" Macro-F1 weighs every class equally, so the rare classes count as much as the common ones."
+                   if macro else ""))
     report.table(balance, max_rows=60)
     report.figure(plot_balance(balance), "eda_text_classes", "documents per class")
 

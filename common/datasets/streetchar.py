@@ -6,11 +6,12 @@ Each image shows a 1-6 digit string drawn with PIL on a textured background; its
 every digit's label and box ({"height", "label", "left", "top", "width"}, lists per image).
 
 The statistics are those of the real mchar_train.json (30,000 images): digits per image
-(1: 15 %, 2: 54 %, 3: 26 %, 4: 4 %, 5-6: rare), digit frequencies (1 most common, 0 least), box
-heights log-normal (median 30 px, 1-99 % range 12-102 px, the same for every digit of an image),
-box width / height near 0.5 (0.37 for "1"), gaps between neighbouring boxes within +-0.15 of the
-height, left margins near 1.15 heights and top margins near 0.2 heights. The real JSON does not
-record image sizes; here the right and bottom margins mirror the left and top ones.
+(1: 15 %, 2: 54 %, 3: 26 %, 4: 4 %, 5-6: rare), digit frequencies (1: 19 %, 2: 14 %, down to
+7 % for 0 and 6 % for 9), box heights log-normal (median 30 px, 1-99 % range 12-102 px, the same
+for every digit of an image), box width / height near 0.5 (0.37 for "1"), gaps between
+neighbouring boxes within +-0.15 of the height, left margins near 1.15 heights and top margins
+near 0.2 heights. The real JSON does not record image sizes; here the right and bottom margins
+mirror the left and top ones.
 """
 from __future__ import annotations
 
