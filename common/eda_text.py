@@ -78,8 +78,9 @@ def text_report(contest, train: pd.DataFrame, test: pd.DataFrame, top_n: int = 1
     report.text(f"Two-sample Kolmogorov-Smirnov on tokens per document: KS = {shift['ks']:.3f} "
                 f"(p = {shift['p_value']:.3g}); median {shift['train_median']:.0f} (train) vs "
                 f"{shift['test_median']:.0f} (test). "
-                + ("Lengths look alike." if shift["ks"] < 0.1 else "Test documents differ in length: "
-                   "check truncation and length features."))
+                + ("Test documents differ in length: check truncation and length features."
+                   if shift["ks"] >= 0.1 and shift["p_value"] < 0.01 else "Lengths look alike"
+                   + (" (too few documents to tell a difference)." if shift["ks"] >= 0.1 else ".")))
     report.figure(plot_length_shift(length, test_length), "eda_text_length_shift", "train and test document lengths")
     return report.write("eda.html")
 
@@ -153,11 +154,12 @@ def vocabulary_table(vocab, counts: np.ndarray, test_texts: pd.Series) -> tuple[
     test_counts = np.asarray(test_vec.fit_transform(test_texts).sum(0)).ravel() if len(test_texts) else np.zeros(0)
     known = np.isin(test_vec.get_feature_names_out(), vocab) if len(test_texts) else np.zeros(0, bool)
     unseen = test_counts[~known].sum() / max(test_counts.sum(), 1)
-    facts = {"distinct tokens (train)": len(vocab), "tokens (train)": int(freq.sum()),
-             "share of tokens in the top 10": order[:10].sum() / max(freq.sum(), 1),
-             "share of tokens in the top 100": order[:100].sum() / max(freq.sum(), 1),
-             "tokens seen once (train)": int((freq == 1).sum()),
-             "distinct tokens (test)": len(test_counts), "test tokens unseen in train": unseen}
+    total = max(freq.sum(), 1)
+    facts = {"distinct tokens (train)": f"{len(vocab):,}", "tokens (train)": f"{int(freq.sum()):,}",
+             "share of tokens in the top 10": f"{order[:10].sum() / total:.1%}",
+             "share of tokens in the top 100": f"{order[:100].sum() / total:.1%}",
+             "tokens seen once (train)": f"{int((freq == 1).sum()):,}",
+             "distinct tokens (test)": f"{len(test_counts):,}", "test tokens unseen in train": f"{unseen:.2%}"}
     return pd.DataFrame({"fact": list(facts), "value": list(facts.values())}), test_counts
 
 
