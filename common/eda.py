@@ -99,7 +99,41 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
         report.figure(plot_importance(importance.head(top_n)), "eda_adversarial", "adversarial validation importances")
     else:
         report.text("No numeric features to compare.")
+    for name, rel in contest.config.data.extra.items():
+        extra_file_section(report, name, contest.path(rel))
     return report.write("eda.html")
+
+
+def extra_file_section(report: Report, name: str, path: Path, max_levels: int = 20) -> None:
+    """Profile a side file (e.g. a user log) in one streaming polars scan: rows, nulls, distinct values,
+    and the value counts of its low-cardinality columns."""
+    import polars as pl
+
+    report.section(f"File: {name}")
+    if not path.is_file():
+        report.text(f"{path} is missing: nothing to profile.")
+        return
+    lazy = pl.scan_csv(path, infer_schema_length=10_000)
+    columns = lazy.collect_schema().names()
+    stats = lazy.select(pl.len().alias("__rows"), *[pl.col(c).null_count().alias(f"{c}__null") for c in columns],
+                        *[pl.col(c).approx_n_unique().alias(f"{c}__unique") for c in columns]).collect(engine="streaming")
+    rows = int(stats["__rows"][0])
+    table = pd.DataFrame({"column": columns, "missing": [stats[f"{c}__null"][0] / max(rows, 1) for c in columns],
+                          "distinct (approx.)": [int(stats[f"{c}__unique"][0]) for c in columns]})
+    report.text(f"{path.name}: {rows:,} rows, {len(columns)} columns ({path.stat().st_size / 2**20:,.0f} MB).")
+    report.table(table)
+    small = [c for c, n in zip(columns, table["distinct (approx.)"]) if n <= max_levels]
+    if not small:
+        return
+    counts = {c: lazy.group_by(c).agg(pl.len().alias("rows")).sort(c).collect(engine="streaming").to_pandas()
+              for c in small}
+    fig, axes = _grid(len(small))
+    for ax, (c, frame) in zip(axes, counts.items()):
+        ax.bar(["missing" if pd.isna(v) else str(v) for v in frame[c]], frame["rows"], color="#457b9d")
+        ax.set_title(c, fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    report.figure(fig, f"eda_{name}_levels", f"value counts of the low-cardinality columns of {name}")
 
 
 # ---------------------------------------------------------------- tables

@@ -52,3 +52,21 @@ def test_eda_report_renders_in_a_real_browser(regression_contest, browser_check)
     page.assert_ok(min_images=5)
     assert page.n_images == 5 and not page.broken_images and not page.blank
     assert page.title == "EDA: steam"
+
+
+def test_side_files_are_profiled_in_one_scan(binary_contest):
+    import numpy as np
+    import yaml
+
+    log = pd.DataFrame({"id": np.repeat(np.arange(1000, 1100), 3), "action": np.tile([0, 1, 2], 100),
+                        "amount": np.arange(300) * 1.5})
+    log.loc[::10, "action"] = None
+    log.to_csv(binary_contest / "data/raw/log.csv", index=False)
+    config = yaml.safe_load((binary_contest / "config.yaml").read_text())
+    config["data"]["extra"] = {"log": "data/raw/log.csv"}
+    (binary_contest / "config.yaml").write_text(yaml.safe_dump(config))
+    html = eda_report(Contest.load(binary_contest)).read_text()
+    part = html[html.index("<h2>File: log</h2>"):]
+    assert "log.csv: 300 rows, 3 columns" in part
+    assert re.search(r"<td>action</td>\s*<td>0\.1</td>\s*<td>[34]</td>", part)  # 10% missing; 3 levels (+ null)
+    assert (binary_contest / "reports/eda_log_levels.png").is_file()
