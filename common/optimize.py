@@ -87,6 +87,34 @@ def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return params
 
 
+def encode(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The part of `params` that lies inside `space`, as trial values (categorical choices by index)."""
+    out = {}
+    for name, dim in space.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if dim.get("type", "float") == "categorical":
+            if value in dim["choices"]:
+                out[name] = dim["choices"].index(value)
+        elif dim["low"] <= value <= dim["high"]:
+            out[name] = value
+    return out
+
+
+def start_params(spec: Component, runs: list) -> dict[str, Any]:
+    """Where a search of `spec` should start: the model's defaults under the best run of the same model."""
+    from common.models import MODELS
+
+    defaults = dict(getattr(MODELS.get(spec.name), "defaults", {}))
+    same = [r for r in runs if r.meta["model"]["name"] == spec.name]
+    if not same:
+        return {**defaults, **spec.params}
+    sign = 1 if same[0].meta.get("direction") == "maximize" else -1
+    best = max(same, key=lambda r: sign * r.score)
+    return {**defaults, **best.meta["model"].get("params", {})}
+
+
 def decode(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Trial params as the model takes them (categorical indices back to their values)."""
     return {k: space[k]["choices"][v] if space.get(k, {}).get("type") == "categorical" else v for k, v in params.items()}
@@ -95,8 +123,12 @@ def decode(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str
 def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, metric: Metric, task: str,
            storage: str, study_name: str, n_trials: int, timeout_s: float | None = None, seed: int = 0,
            space: dict | None = None, n_classes: int | None = None, train_filter: Any = None,
-           warmup_folds: int = 1, progress: bool = True):
-    """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes."""
+           warmup_folds: int = 1, progress: bool = True, start: dict[str, Any] | None = None):
+    """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes.
+
+    `start`: known-good params (e.g. the best stage-04 run of the model) tried first in a new study, so
+    the search explores from there and never ends worse than what is already known.
+    """
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -111,6 +143,10 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     )
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    if start and not study.trials:
+        first = encode(start, dims)
+        if first:
+            study.enqueue_trial(first)
     # A resumed study (or a second worker) must not replay the same random draws: offset the seed by the
     # trials already there, and by the worker when the storage is shared. A fresh single study keeps `seed`.
     existing = len(study.trials)

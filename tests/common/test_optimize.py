@@ -6,7 +6,7 @@ from common.config import Component
 from common.errors import ConfigError
 from common.folds import make_folds
 from common.metrics import get_metric
-from common.optimize import best_params, fold_median_pruner, search, space_for
+from common.optimize import best_params, fold_median_pruner, search, space_for, start_params
 
 
 def _problem(n=240, seed=0):
@@ -76,3 +76,24 @@ def test_pruner_compares_the_running_cv_at_the_same_fold():
         assert not trial.should_prune()  # warm-up: never at the first fold
         trial.report(after_fold1, 1)
     assert bad.should_prune() and not good.should_prune()
+
+
+def test_search_starts_from_known_good_params(tmp_path):
+    X, y, folds = _problem()
+    study = search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
+                   f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 3, space=SPACE, progress=False,
+                   start={"alpha": 0.37, "unrelated": 1})
+    assert study.trials[0].params == {"alpha": 0.37}
+    assert study.best_value <= study.trials[0].value
+
+
+def test_start_params_take_the_best_run_of_the_same_model_over_its_defaults():
+    from types import SimpleNamespace
+
+    def run(name, score, **params):
+        return SimpleNamespace(meta={"model": {"name": name, "params": params}, "direction": "minimize"}, score=score)
+
+    runs = [run("lightgbm", 0.2, num_leaves=7), run("lightgbm", 0.1, num_leaves=15), run("ridge", 0.05, alpha=1.0)]
+    start = start_params(Component(name="lightgbm"), runs)
+    assert start["num_leaves"] == 15 and start["feature_fraction"] == 0.8  # best run's value, then the default
+    assert start_params(Component(name="ridge", params={"alpha": 3.0}), [])["alpha"] == 3.0

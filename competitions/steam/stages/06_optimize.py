@@ -5,7 +5,7 @@ The selection writes reports/feature_importance.{csv,png} and reports/selected_f
 """
 from common.cli import run_stage
 from common.config import Component
-from common.optimize import best_params, search
+from common.optimize import best_params, search, start_params
 from common.pipeline import train_model
 from common.selection import select_contest_features
 
@@ -28,7 +28,8 @@ def main(contest, args):
     name = opt.study_name or f"{opt.model.run_label}-{folds.hash}-{features.key}"
     study = search(opt.model, features.X, features.y, features.X_test, folds, contest.metric, contest.task, storage,
                    name, n_trials, timeout_s, contest.config.seed, opt.space, contest.n_classes(features.y),
-                   contest.config.train.filter, opt.pruner_warmup_folds)
+                   contest.config.train.filter, opt.pruner_warmup_folds,
+                   start=start_params(opt.model, contest.store.runs(fold_hash=folds.hash)))
     pruned = sum(t.state.name == "PRUNED" for t in study.trials)
     print(f"study {name}: {len(study.trials)} trials ({pruned} pruned), best CV {study.best_value:.5f}")
     spec = Component(name=opt.model.name, params=best_params(study, opt.model, opt.space), label=f"{opt.model.run_label}-optuna")
