@@ -42,7 +42,6 @@ def _check_submission(root: Path, raw: Path) -> None:
     assert submission["prob"].between(0, 1).all() and submission["prob"].nunique() > 100
 
 
-@pytest.mark.slow  # ~40 s of stage processes on a quiet 2-core machine
 def test_features_train_and_submit_on_generated_data(tmp_path, raw):
     """Stages 03, 04 and 07 with one quick model: grouped folds, cached features, a valid submission."""
     root = _contest(tmp_path / "tmall", raw,
@@ -97,7 +96,6 @@ def test_malformed_log_line_stops_stage_03_with_file_and_line(tmp_path, raw):
     assert not list((root / "cache").rglob("user_log*.parquet"))
 
 
-@pytest.mark.slow
 def test_all_seven_stages_on_generated_data(tmp_path, raw):
     config = yaml.safe_load((TMALL / "config.yaml").read_text())
     root = _contest(tmp_path / "tmall", raw, optimize={**config["optimize"], "n_trials": 2})
