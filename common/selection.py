@@ -35,7 +35,7 @@ from common.folds import Folds
 from common.io import save_figure, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
-from common.train import TRAIN_FILTERS, fit_oof, take
+from common.train import filter_training_rows, fit_oof, take
 
 METHODS = ("permutation", "null")
 DEFAULT_THRESHOLDS = {"permutation": 2.0, "null": None}  # None: chosen by CV (see the module docstring)
@@ -77,10 +77,7 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
     oof, fold_scores = None, []
     for k, (tr, va) in enumerate(tqdm(list(folds.splits()), desc=f"{method} importance folds", leave=False,
                                       disable=None if progress else True)):
-        X_tr, y_tr = take(X, tr), y[tr]
-        if train_filter is not None:
-            keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
-            X_tr, y_tr = take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+        X_tr, y_tr = filter_training_rows(take(X, tr), y[tr], train_filter, seed)
         X_va, y_va = take(X, va), y[va]
         model = create_model(spec, task, seed, n_classes).fit(X_tr, y_tr, X_va, y_va)
         pred = np.asarray(model.predict(X_va), dtype=np.float64)

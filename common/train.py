@@ -52,6 +52,14 @@ def take(data: Any, idx: np.ndarray) -> Any:
     return [data[i] for i in idx]
 
 
+def filter_training_rows(X_tr: Any, y_tr: np.ndarray, train_filter: Any, seed: int = 0) -> tuple[Any, np.ndarray]:
+    """A training fold with the rows `train_filter` ({name, params} of TRAIN_FILTERS) drops removed."""
+    if train_filter is None:
+        return X_tr, y_tr
+    keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
+    return take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+
+
 def fit_oof(
     spec: Any,
     X: Any,
@@ -81,10 +89,7 @@ def fit_oof(
     splits = list(folds.splits())
     bar = tqdm(splits, desc=f"{getattr(spec, 'run_label', spec.name)} folds", leave=False, disable=None if progress else True)
     for k, (tr, va) in enumerate(bar):
-        X_tr, y_tr = take(X, tr), y[tr]
-        if train_filter is not None:
-            keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
-            X_tr, y_tr = take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+        X_tr, y_tr = filter_training_rows(take(X, tr), y[tr], train_filter, seed)
         model = create_model(spec, task, seed, n_classes)
         start = time.perf_counter()
         fold_dir = Path(workdir) / f"fold{k}" if workdir is not None else None

@@ -20,7 +20,7 @@ from common.io import write_csv
 from common.metrics import Metric
 from common.models import create_model
 from common.report import Report
-from common.train import TRAIN_FILTERS, take
+from common.train import filter_training_rows, take
 
 
 def _plt():
@@ -226,10 +226,7 @@ def _probe_run(runs: list, summary: pd.DataFrame, max_fit_seconds: float):
 
 
 def _fit_predict(spec, X, y, train_idx, valid_idx, task, seed, n_classes, train_filter) -> np.ndarray:
-    X_tr, y_tr = take(X, train_idx), y[train_idx]
-    if train_filter is not None:
-        keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
-        X_tr, y_tr = take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
     model = create_model(spec, task, seed, n_classes)
     model.fit(X_tr, y_tr, take(X, valid_idx), y[valid_idx])
     return np.asarray(model.predict(take(X, valid_idx)), dtype=np.float64)
