@@ -12,17 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.report import Report
+from common.report import Report, pyplot
 from common.shift import adversarial_validation, ks_table
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | None = None, top_n: int = 12,
@@ -186,7 +178,7 @@ def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- plots
 def _grid(n: int, width: float = 3.2, height: float = 2.4):
-    plt = _plt()
+    plt = pyplot()
     cols = min(4, max(n, 1))
     rows = int(np.ceil(n / cols)) or 1
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -196,7 +188,7 @@ def _grid(n: int, width: float = 3.2, height: float = 2.4):
 
 
 def plot_target(y: pd.Series, task: str):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     if task == "regression":
         ax.hist(y.dropna(), bins=60, color="#457b9d")
@@ -241,7 +233,7 @@ def plot_target_relation(train: pd.DataFrame, columns: list[str], target: str, t
 
 
 def plot_correlation(frame: pd.DataFrame):
-    plt = _plt()
+    plt = pyplot()
     corr = frame.corr()
     size = min(14, 3 + 0.3 * len(corr))
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
@@ -253,7 +245,7 @@ def plot_correlation(frame: pd.DataFrame):
 
 
 def plot_missing(missing: pd.DataFrame):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(missing) + 1))
     y = np.arange(len(missing))
     ax.barh(y - 0.2, missing["train_missing"], height=0.4, label="train", color="#457b9d")
@@ -266,7 +258,7 @@ def plot_missing(missing: pd.DataFrame):
 
 
 def plot_importance(importance: pd.DataFrame):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(importance) + 1))
     ax.barh(importance["feature"][::-1], importance["importance"][::-1], color="#e76f51")
     ax.set_xlabel("gain (train-vs-test classifier)")

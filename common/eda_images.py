@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.eda import _plt
 from common.eda_text import log_scale
 from common.images import boxes_frame
-from common.report import Report
+from common.report import Report, pyplot
 
 TRAIN, TEST = "#457b9d", "#e76f51"
 
@@ -144,7 +143,7 @@ def plot_samples(sample: pd.DataFrame, image_dir: Path, target: str, cols: int =
     from matplotlib.patches import Rectangle
     from PIL import Image
 
-    plt = _plt()
+    plt = pyplot()
     rows = int(np.ceil(len(sample) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), squeeze=False)
     for ax in axes.flat:
@@ -161,7 +160,7 @@ def plot_samples(sample: pd.DataFrame, image_dir: Path, target: str, cols: int =
 
 
 def plot_sizes(sizes: dict[str, pd.DataFrame]):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     colors = {"train": TRAIN, "test": TEST}
     for ax, c in zip(axes[:2], ("width", "height")):
@@ -185,7 +184,7 @@ def plot_sizes(sizes: dict[str, pd.DataFrame]):
 
 
 def plot_bars(table: pd.DataFrame, key: str, what: str):
-    plt = _plt()
+    plt = pyplot()
     splits = [c for c in table.columns if c.endswith("_share")]
     fig, ax = plt.subplots(figsize=(7, 3.2))
     x = np.arange(len(table))
@@ -201,7 +200,7 @@ def plot_bars(table: pd.DataFrame, key: str, what: str):
 
 
 def plot_boxes(boxes: dict[str, pd.DataFrame]):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     colors = {"train": TRAIN, "test": TEST}
     for ax, c in zip(axes, ("width", "height", "aspect")):

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.eda import _plt
-from common.report import Report
+from common.report import Report, pyplot
 
 TRAIN, TEST = "#457b9d", "#e76f51"
 
@@ -183,7 +182,7 @@ def _sample_index(n: int, max_n: int, seed: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- plots
 def plot_balance(balance: pd.DataFrame):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
     ax.bar(balance["class"], balance["documents"], color=TRAIN)
     ax.set_xlabel("class")
@@ -207,7 +206,7 @@ def _log_bins(*series: pd.Series, n: int = 40) -> np.ndarray:
 
 
 def plot_lengths(length: pd.Series, labels: pd.Series, classes):
-    plt = _plt()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1, 2]})
     left.hist(length.clip(lower=1), bins=_log_bins(length), color=TRAIN)
     log_scale(left, "x")
@@ -223,7 +222,7 @@ def plot_lengths(length: pd.Series, labels: pd.Series, classes):
 
 
 def plot_distinctive(classes, vocab, counts: np.ndarray, distinctive: pd.DataFrame, per_class: int = 3):
-    plt = _plt()
+    plt = pyplot()
     tokens = list(dict.fromkeys(distinctive[distinctive["rank"] <= per_class]["token"]))
     index = {t: j for j, t in enumerate(vocab)}
     rates = counts[:, [index[t] for t in tokens]] / np.maximum(counts.sum(1, keepdims=True), 1)
@@ -238,7 +237,7 @@ def plot_distinctive(classes, vocab, counts: np.ndarray, distinctive: pd.DataFra
 
 
 def plot_zipf(train_freq: np.ndarray, test_freq: np.ndarray):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for freq, name, color in ((train_freq, "train", TRAIN), (test_freq, "test", TEST)):
         if len(freq):
@@ -251,7 +250,7 @@ def plot_zipf(train_freq: np.ndarray, test_freq: np.ndarray):
 
 
 def plot_length_shift(train_length: pd.Series, test_length: pd.Series):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
     bins = _log_bins(train_length, test_length)
     for s, name, color in ((train_length, "train", TRAIN), (test_length, "test", TEST)):

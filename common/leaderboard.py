@@ -15,6 +15,7 @@ import pandas as pd
 
 from common.errors import KitError
 from common.io import save_figure, write_csv
+from common.report import pyplot
 
 COLUMNS = ("time", "platform", "file", "sha256", "strategy", "runs", "metric", "cv_score", "message",
            "status", "public_score", "private_score", "ref")
@@ -152,10 +153,7 @@ def plot_cv_vs_lb(table: pd.DataFrame, metric: str, path: str | Path) -> Path | 
     scored = table.dropna(subset=["cv_score", "public_score"])
     if len(scored) < 2:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 5))
     ax.plot(scored["cv_score"], scored["public_score"], color="#adb5bd", lw=1, zorder=1)

@@ -14,6 +14,7 @@ from common.errors import KitError
 from common.features import FeatureSet
 from common.folds import Folds
 from common.io import save_figure, write_csv
+from common.report import pyplot
 from common.store import Run, check_same_folds, run_id_for
 from common.train import fit_oof
 
@@ -62,10 +63,7 @@ def current_runs(contest: Contest, folds: Folds, patterns: list[str] | None = No
 
 def plot_comparison(table: pd.DataFrame, metric_name: str, greater_is_better: bool):
     """Horizontal bar chart of every single run and strategy, best at the top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.2))
     colors = ["#e76f51" if k == "ensemble" else "#457b9d" for k in table["kind"]]

@@ -26,6 +26,16 @@ p.note{color:#5b6570}
 """
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend: reports are drawn on machines without a screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 @dataclass
 class Report:
     """Collects sections, then writes one HTML file plus the PNGs beside it."""

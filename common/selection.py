@@ -35,6 +35,7 @@ from common.folds import Folds
 from common.io import save_figure, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
+from common.report import pyplot
 from common.train import filter_training_rows, fit_oof, take
 
 METHODS = ("permutation", "null")
@@ -173,10 +174,7 @@ def save_selection(selection: Selection, root: str | Path, metric_name: str, ext
 
 def plot_importance(selection: Selection):
     """Horizontal bars of each column's score, kept columns in blue, the threshold dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     table = selection.table
     scores = table["score"].replace([np.inf, -np.inf], np.nan)

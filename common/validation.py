@@ -19,17 +19,9 @@ from common.folds import Folds, make_folds
 from common.io import write_csv
 from common.metrics import Metric
 from common.models import create_model
-from common.report import Report
+from common.report import Report, pyplot
 from common.train import filter_training_rows, take
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def validation_report(runs: list, X, y: np.ndarray, X_test, folds: Folds, metric: Metric, task: str,
@@ -104,7 +96,7 @@ def fold_summary(runs: list, metric: Metric) -> pd.DataFrame:
 
 def oof_diagnostics(oof: np.ndarray, y: np.ndarray, task: str, mask: np.ndarray | None = None):
     """A figure (and a table for classification) describing the OOF errors."""
-    plt = _plt()
+    plt = pyplot()
     mask = np.ones(len(y), bool) if mask is None else mask
     oof, y = oof[mask], y[mask]
     if task == "regression":
@@ -196,7 +188,7 @@ def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metri
 
 
 def plot_fold_scores(runs: list, metric: Metric):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(runs) + 1.2))
     for i, r in enumerate(runs):
         s = r.meta["fold_scores"]
@@ -208,7 +200,7 @@ def plot_fold_scores(runs: list, metric: Metric):
 
 
 def plot_learning_curve(curve: pd.DataFrame, metric: Metric):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.errorbar(curve["train_rows"], curve["cv_mean"], yerr=curve["cv_std"], marker="o", color="#1d3557", capsize=3)
     ax.set(xlabel="training rows per fold", ylabel=f"CV {metric.name}", title="learning curve")
