@@ -1,7 +1,9 @@
 """Shared fixtures: tiny contests on generated data, an isolated HOME, the real-data location."""
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +60,16 @@ def write_contest(root: Path, config: dict, train: pd.DataFrame, test: pd.DataFr
 
 
 FAST_MODELS = [{"name": "ridge"}, {"name": "lightgbm", "params": {"n_estimators": 200, "learning_rate": 0.1}}]
+
+
+def section_rows(page: str, heading: str) -> list[list[str]]:
+    """The cells of every body row of the tables in one section of a common.report HTML page."""
+    part = page[page.index(f"<h2>{heading}</h2>"):]
+    part = part[:part.index("</section>")]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.DOTALL)
+    cells = [[html.unescape(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.DOTALL)]
+             for r in rows]
+    return [c for c in cells if c]
 
 
 @pytest.fixture

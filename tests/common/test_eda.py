@@ -6,14 +6,14 @@ import pandas as pd
 from common.contest import Contest
 from common.datasets.steam import SHIFTED
 from common.eda import eda_report, missing_table, target_relation
+from tests.conftest import section_rows
 
 SECTIONS = ["Overview", "Target", "Train vs test shift", "Target vs features", "Correlations", "Missing values",
             "Adversarial validation"]
 
 
 def _shift_rows(html: str) -> list[str]:
-    part = html[html.index("<h2>Train vs test shift</h2>"):html.index("<h2>Target vs features</h2>")]
-    return re.findall(r"<tr>\s*<td>(V\d+)</td>", part)
+    return [row[0] for row in section_rows(html, "Train vs test shift")]
 
 
 def test_report_has_every_section_and_finds_the_planted_shift(regression_contest):

@@ -1,7 +1,6 @@
 """Stage 02 for image contests: every section, the grid/sizes/digit counts match the generated JSON and
 PNGs, the report without images, clear errors for bad JSON and missing images; the street-char
 generator's files and statistics."""
-import html as html_lib
 import json
 import re
 
@@ -16,7 +15,7 @@ from common.datasets.streetchar import DIGIT_P, N_DIGITS_P, make_labels
 from common.eda import eda_report
 from common.errors import DataError
 from common.images import boxes_frame, read_mchar_labels
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, section_rows
 
 SECTIONS = ["Overview", "Sample images", "Image sizes", "Digits per image", "Digit class balance", "Box sizes",
             "Label strings"]
@@ -48,14 +47,6 @@ def chars(tmp_path_factory):
     labels = json.loads(contest.path("data/raw/mchar_train.json").read_text())
     return contest, eda_report(contest), labels
 
-
-def section_rows(page: str, heading: str) -> list[list[str]]:
-    part = page[page.index(f"<h2>{heading}</h2>"):]
-    part = part[:part.index("</section>")]
-    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.DOTALL)
-    cells = [[html_lib.unescape(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.DOTALL)]
-             for r in rows]
-    return [c for c in cells if c]
 
 
 def test_report_has_every_section_and_plot(chars):

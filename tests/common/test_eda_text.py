@@ -1,7 +1,6 @@
 """Stage 02 for text contests: every section, tables that match the data, the planted class tokens
 found, the length shift measured; the news generator's format and statistics; text config/loading."""
 import collections
-import html as html_lib
 import re
 
 import numpy as np
@@ -16,7 +15,7 @@ from common.datasets.news import CLASS_COUNTS, MAX_ID, PUNCTUATION, class_sizes,
 from common.eda import eda_report
 from common.eda_text import class_balance, class_token_counts, distinctive_tokens, length_shift, top_tokens
 from common.errors import ConfigError, DataError
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, section_rows
 
 SECTIONS = ["Overview", "Class balance", "Document lengths", "Top tokens per class", "Distinctive tokens per class",
             "Vocabulary", "Train vs test length shift"]
@@ -44,15 +43,6 @@ def news(tmp_path_factory):
     path = eda_report(contest)
     return contest, path, contest.load_raw()[0]
 
-
-def section_rows(page: str, heading: str) -> list[list[str]]:
-    """The cells of every body row of the tables in one report section."""
-    part = page[page.index(f"<h2>{heading}</h2>"):]
-    part = part[:part.index("</section>")]
-    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.DOTALL)
-    cells = [[html_lib.unescape(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.DOTALL)]
-             for r in rows]
-    return [c for c in cells if c]
 
 
 def test_report_has_every_section_and_plot(news):
