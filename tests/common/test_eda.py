@@ -20,7 +20,7 @@ def test_report_has_every_section_and_finds_the_planted_shift(regression_contest
     path = eda_report(Contest.load(regression_contest))
     html = path.read_text()
     for heading in SECTIONS:
-        assert f'<a href="#' in html and f"<h2>{heading}</h2>" in html
+        assert '<a href="#' in html and f"<h2>{heading}</h2>" in html
     assert set(_shift_rows(html)[: len(SHIFTED)]) == set(SHIFTED)
     assert "AUC" in html and "strong drift" in html
     pngs = sorted(p.name for p in path.parent.glob("eda_*.png"))
