@@ -35,6 +35,7 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
     features = [c for c in train.columns if c != target and c not in d.id_columns and c in test.columns]
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(train[c])]
     report = Report(f"EDA: {contest.config.competition.name}", contest.reports_dir)
+    train_s, test_s = _sample(train, max_rows, seed), _sample(test, max_rows, seed)  # for plots and the classifier
 
     report.section("Overview")
     report.text(f"{contest.task} task scored by {contest.metric.name} ({contest.metric.direction}). "
@@ -53,20 +54,20 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
     report.table(shift, max_rows=top_n * 2)
     if len(shift):
         top = shift["feature"].head(top_n).tolist()
-        report.figure(plot_distributions(_sample(train, max_rows, seed), _sample(test, max_rows, seed), top, shift),
+        report.figure(plot_distributions(train_s, test_s, top, shift),
                       "eda_shift", "train and test distributions of the most shifted features")
 
     relation = target_relation(train, numeric, target, contest.task)
     report.section("Target vs features")
     report.table(relation, max_rows=top_n)
     if len(relation):
-        report.figure(plot_target_relation(_sample(train, max_rows, seed), relation["feature"].head(min(top_n, 9)).tolist(),
+        report.figure(plot_target_relation(train_s, relation["feature"].head(min(top_n, 9)).tolist(),
                                            target, contest.task), "eda_target_vs_features",
                       "target against the most related features")
 
     report.section("Correlations")
     if len(numeric) > 1:
-        report.figure(plot_correlation(_sample(train, max_rows, seed)[numeric[:60]]), "eda_correlation",
+        report.figure(plot_correlation(train_s[numeric[:60]]), "eda_correlation",
                       "feature correlation heatmap")
         report.table(top_correlated_pairs(train[numeric]), max_rows=15)
     else:
@@ -82,7 +83,7 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
 
     report.section("Adversarial validation")
     if numeric:
-        auc, importance = adversarial_validation(_sample(train, max_rows, seed), _sample(test, max_rows, seed),
+        auc, importance = adversarial_validation(train_s, test_s,
                                                  numeric, seed=seed)
         verdict = ("test looks like train" if auc < 0.6 else "some drift" if auc < 0.75 else "strong drift")
         report.text(f"A LightGBM classifier told train rows from test rows with AUC {auc:.3f} ({verdict}). "

@@ -5,7 +5,7 @@ stage with the contest's own error message before anything is written.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,6 @@ class TaskCard:
     submission_format: str
     submission_example: str
     validation: str
-    warnings: list[str] = field(default_factory=list)
 
     def to_markdown(self) -> str:
         files = pd.DataFrame(self.files)
@@ -53,8 +52,6 @@ class TaskCard:
             "## Submission", "", self.submission_format, "", "```", self.submission_example, "```", "",
             "## Validation", "", self.validation, "",
         ]
-        if self.warnings:
-            lines += ["## Warnings", "", *(f"- {w}" for w in self.warnings), ""]
         return "\n".join(lines)
 
 
@@ -69,7 +66,6 @@ def make_task_card(contest) -> TaskCard:
     if d.sample_submission:
         files.append(_file_row("sample submission", contest.path(d.sample_submission), None))
     y = train[d.target]
-    warnings = []
     n_features = train.shape[1] - 1 - len(d.id_columns)
     spec = spec_for(contest, test)
     example = _example_rows(contest, spec, test, y)
@@ -78,7 +74,7 @@ def make_task_card(contest) -> TaskCard:
               else f"columns {', '.join(spec.columns)}, ids in test order"))
     return TaskCard(cfg.competition.name, contest.task, contest.metric.name, contest.metric.direction + " it",
                     cfg.competition.platform, files, d.id_columns, d.target, n_features,
-                    target_summary(y, contest.task), fmt, example, explain_validation(contest, train), warnings)
+                    target_summary(y, contest.task), fmt, example, explain_validation(contest, train))
 
 
 def write_task_card(contest) -> tuple[TaskCard, Path]:
@@ -145,9 +141,7 @@ def _file_row(role: str, path: Path, rows: int | None) -> dict:
 def _example_rows(contest, spec, test: pd.DataFrame, y: pd.Series) -> str:
     """The first rows of a valid submission, filled with a constant prediction."""
     task, n = contest.task, min(3, len(test))
-    if task == "regression":
-        pred = np.full(len(test), float(y.mean()))
-    elif task == "binary":
+    if task in ("regression", "binary"):  # the mean target: a value, or the share of 1s as a probability
         pred = np.full(len(test), float(y.mean()))
     else:
         k = contest.n_classes(y.to_numpy())
