@@ -17,7 +17,7 @@ from common.config import Config, load_config
 from common.errors import ConfigError, DataError, FoldMismatchError
 from common.features import FeatureContext, FeatureSet, build_features
 from common.folds import Folds, load_folds, make_folds, save_folds
-from common.io import file_digest, read_table, stable_hash
+from common.io import cached_digest, file_digest, read_table, stable_hash
 from common.metrics import Metric, get_metric
 from common.store import RunStore
 
@@ -157,8 +157,6 @@ class Contest:
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root)
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
         # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
-        from common.logs import cached_digest
-
         extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
         return build_features(train, test, list(self.config.features), ctx, self.cache_dir / "features",
                               stable_hash(self.data_digest, folds.hash, *extra), log=log)

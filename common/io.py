@@ -108,6 +108,29 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def cached_digest(path: str | Path, memo_dir: str | Path) -> str:
+    """sha256 of a file, remembered by (path, size, mtime) so an unchanged file is hashed once.
+
+    The memo lives in `memo_dir` (across processes) and in this process (so two callers with different
+    memo folders, e.g. the contest and a feature step, do not hash the same file twice).
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    memo = Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
+    saved = read_json(memo) if memo.is_file() else {}
+    if saved.get("stamp") == stamp:
+        digest = saved["digest"]
+    else:
+        digest = _DIGESTS.get((str(path), *stamp)) or file_digest(path)
+        write_json(memo, {"path": str(path), "stamp": stamp, "digest": digest})
+    _DIGESTS[(str(path), *stamp)] = digest
+    return digest
+
+
 def stable_hash(*parts: Any, length: int = 12) -> str:
     """Short hash of JSON-serialisable parts; equal inputs give equal hashes across runs."""
     blob = json.dumps(parts, sort_keys=True, default=_json_default).encode()

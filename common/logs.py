@@ -1,8 +1,8 @@
 """Large event logs with polars: a CSV is converted once to parquet with compact dtypes, checked, and cached.
 
 The parquet is keyed by the CSV's content digest (and the schema), so a changed file is converted
-again and an unchanged one never is. The digest itself is memoised by (size, mtime), because hashing
-a 2 GB file costs seconds. A bad file stops with a DataError naming the file, the line, the column
+again and an unchanged one never is. The digest itself is memoised by (size, mtime) (common.io.cached_digest),
+because hashing a 2 GB file costs seconds. A bad file stops with a DataError naming the file, the line, the column
 and the fix; the CSV is never modified and no partial parquet is left behind.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from common.errors import DataError
-from common.io import atomic_path, file_digest, read_json, stable_hash, write_json
+from common.io import atomic_path, cached_digest, stable_hash
 
 _INT = re.compile(r"-?\d+\Z")
 _UINT = re.compile(r"\d+\Z")
@@ -45,21 +45,6 @@ class LogSchema:
         return stable_hash({k: str(v) for k, v in self.columns.items()}, self.nullable,
                            {k: list(v) for k, v in self.allowed.items()}, {k: str(v) for k, v in self.derive.items()},
                            {k: list(v) for k, v in self.ranges.items()}, self.drop)
-
-
-def cached_digest(path: str | Path, memo_dir: str | Path) -> str:
-    """sha256 of a file, remembered by (path, size, mtime) so an unchanged file is hashed once."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    memo = Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
-    stamp = [stat.st_size, stat.st_mtime_ns]
-    if memo.is_file():
-        saved = read_json(memo)
-        if saved.get("stamp") == stamp:
-            return saved["digest"]
-    digest = file_digest(path)
-    write_json(memo, {"path": str(path), "stamp": stamp, "digest": digest})
-    return digest
 
 
 def read_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, what: str = "log",

@@ -1,0 +1,18 @@
+"""common.io: the memoised file digest."""
+import os
+from unittest import mock
+
+from common import io
+
+
+def test_cached_digest_hashes_a_file_once_per_content_across_memo_folders(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("a\n1\n")
+    with mock.patch.object(io, "file_digest", wraps=io.file_digest) as hashed:
+        first = io.cached_digest(log, tmp_path / "contest")
+        assert io.cached_digest(log, tmp_path / "feature_step") == first  # another memo folder, same process
+        assert hashed.call_count == 1
+        assert (tmp_path / "feature_step").is_dir()  # still remembered there for the next process
+        log.write_text("a\n2\n")
+        os.utime(log, ns=(1, 1))  # a changed file (new size/mtime) is hashed again
+        assert io.cached_digest(log, tmp_path / "contest") != first and hashed.call_count == 2
