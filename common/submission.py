@@ -109,6 +109,14 @@ def read_submission(path: str | Path, spec: SubmissionSpec) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"submission file not found: {path}")
+    if path.stat().st_size == 0:
+        raise SubmissionError(f"{path} is empty (0 bytes); write it with stage 07.")
+    if spec.format == "lines":
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline().strip()
+        if first and pd.isna(pd.to_numeric(first, errors="coerce")):
+            raise SubmissionError(f"{path}: the first line is {first[:40]!r}, not a number. A 'lines' submission "
+                                  "has one prediction per line and no header: remove that line.")
     try:
         if spec.format == "lines":
             return pd.read_csv(path, header=None, names=["prediction"])

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.contest import Contest
-from common.errors import ConfigError, KitError, SubmissionError
+from common.errors import ConfigError, KitError
 from common.io import atomic_path, file_digest, read_json, read_table, write_json
 from common.leaderboard import SubmissionLog, cv_vs_lb, merge_scores, parse_kaggle_submissions, plot_cv_vs_lb, \
     tracking_warnings
@@ -86,16 +86,7 @@ def read_provenance(submission: str | Path, out=print) -> dict | None:
 # ---------------------------------------------------------------- validation
 def validate_file(contest: Contest, path: str | Path) -> pd.DataFrame:
     """Check a file against the contest's format; SubmissionError names the first problem."""
-    path = Path(path)
-    cfg = contest.config
-    if path.is_file() and path.stat().st_size == 0:
-        raise SubmissionError(f"{path} is empty (0 bytes); write it with stage 07.")
-    if cfg.submission.format == "lines" and path.is_file():
-        first = path.open(encoding="utf-8", errors="replace").readline().strip()
-        if first and pd.isna(pd.to_numeric(first, errors="coerce")):
-            raise SubmissionError(f"{path}: the first line is {first[:40]!r}, not a number. A 'lines' submission "
-                                  "has one prediction per line and no header: remove that line.")
-    d = cfg.data
+    d = contest.config.data
     test = read_table(contest.path(d.test), d.sep, required=d.id_columns, what="test")
     return check_submission(path, spec_for(contest, test))
 
