@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xxhash
 
 from common.errors import DataError
 
@@ -99,9 +100,9 @@ def _json_default(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------- hashing
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256", chunk: int = 1 << 22) -> str:
+    """Hex digest of a file's bytes: sha256 (what `sha256sum` prints), or xxh3_128 for cache keys."""
+    h = xxhash.xxh3_128() if algorithm == "xxh3_128" else hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
@@ -112,21 +113,22 @@ _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def cached_digest(path: str | Path, memo_dir: str | Path) -> str:
-    """sha256 of a file, remembered by (path, size, mtime) so an unchanged file is hashed once.
+    """A cache key for a file's content, remembered by (path, size, mtime) so an unchanged file is hashed once.
 
-    The memo lives in `memo_dir` (across processes) and in this process (so two callers with different
-    memo folders, e.g. the contest and a feature step, do not hash the same file twice).
+    xxh3_128, not sha256: it reads a 2 GB log in 0.3 s instead of 1.3 s, and a cache key needs no
+    cryptographic strength. The memo lives in `memo_dir` (across processes) and in this process (so two
+    callers with different memo folders, e.g. the contest and a feature step, do not hash the same file twice).
     """
     path = Path(path).resolve()
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns]
     memo = Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
     saved = read_json(memo) if memo.is_file() else {}
-    if saved.get("stamp") == stamp:
+    if saved.get("stamp") == stamp and saved.get("algorithm") == "xxh3_128":
         digest = saved["digest"]
     else:
-        digest = _DIGESTS.get((str(path), *stamp)) or file_digest(path)
-        write_json(memo, {"path": str(path), "stamp": stamp, "digest": digest})
+        digest = _DIGESTS.get((str(path), *stamp)) or file_digest(path, "xxh3_128")
+        write_json(memo, {"path": str(path), "stamp": stamp, "algorithm": "xxh3_128", "digest": digest})
     _DIGESTS[(str(path), *stamp)] = digest
     return digest
 

@@ -16,3 +16,18 @@ def test_cached_digest_hashes_a_file_once_per_content_across_memo_folders(tmp_pa
         log.write_text("a\n2\n")
         os.utime(log, ns=(1, 1))  # a changed file (new size/mtime) is hashed again
         assert io.cached_digest(log, tmp_path / "contest") != first and hashed.call_count == 2
+
+
+def test_cached_digest_is_xxh3_of_the_content_and_replaces_older_memos(tmp_path):
+    import xxhash
+
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"user_id\n" + b"1\n" * 100_000)
+    memo = tmp_path / "memo"
+    digest = io.cached_digest(log, memo)
+    assert digest == xxhash.xxh3_128(log.read_bytes()).hexdigest()
+    saved = next(memo.glob("digest-*.json"))
+    old = io.read_json(saved)
+    io.write_json(saved, {"path": old["path"], "stamp": old["stamp"], "digest": "sha256-of-an-older-version"})
+    io._DIGESTS.clear()
+    assert io.cached_digest(log, memo) == digest  # a memo without the algorithm is not trusted
