@@ -13,7 +13,6 @@ Double-11 activity; and ratios of the pair to the user's and the merchant's tota
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import polars as pl
 from common.errors import DataError
 from common.features import FEATURES
 from common.io import stable_hash
-from common.logs import LogSchema, parquet_path, cached_query, read_log
+from common.logs import LogSchema, cached_query, open_log, parquet_path, read_log
 
 ACTIONS = ("click", "cart", "buy", "fav")  # action_type 0..3
 MMDD = [m * 100 + d for m, n in {5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}.items()
@@ -80,16 +79,22 @@ def _to_day(*columns: str) -> list[pl.Expr]:
     return [pl.col(c).replace_strict(DAY, default=None, return_dtype=pl.Int32) for c in columns]
 
 
+def _pair_key(user: str, merchant: str) -> pl.Expr:
+    """A (user, merchant) pair as one integer: matching the log's 55 M rows hashes one column, not two."""
+    return pl.col(user).cast(pl.UInt64) * 65536 + pl.col(merchant).cast(pl.UInt16)
+
+
 def pair_features_polars(log: pl.LazyFrame, info: pl.LazyFrame, pairs: pl.LazyFrame) -> pl.DataFrame:
     """One row per pair (user_id, merchant_id, in `pairs` order) with every feature; NaN where no log row.
 
-    `log` should be sorted by user_id with the flag set (see `load_log`): polars then groups users
+    `log` should be sorted by user_id with the flag set (see `common.logs.open_log`): polars then groups users
     by slices instead of hashing. Distinct counts over the whole log are the costly part, so each
     is paid once: per user in the sorted query, per merchant only over purchases.
     """
     buy, d11 = pl.col("action_type") == 2, pl.col("time_stamp") == D11
-    pairs = pairs.select(pl.col("user_id").cast(pl.UInt32), pl.col("merchant_id").cast(pl.UInt16)).with_row_index("_order")
-    keys = pairs.select("user_id", pl.col("merchant_id").alias("seller_id"))
+    pairs = (pairs.select(pl.col("user_id").cast(pl.UInt32), pl.col("merchant_id").cast(pl.UInt16))
+             .with_row_index("_order").collect())
+    keys = pairs.select(_pair_key("user_id", "merchant_id")).to_series().implode()
     user = log.group_by("user_id").agg(
         *_activity("u"), _i32(pl.col("seller_id").n_unique(), "u_merchants"),
         _i32(pl.col("seller_id").filter(buy).n_unique(), "u_buy_merchants"))
@@ -100,13 +105,13 @@ def pair_features_polars(log: pl.LazyFrame, info: pl.LazyFrame, pairs: pl.LazyFr
               .group_by("seller_id").agg(_i32(pl.len(), "m_buyers"), _i32((pl.col("days") >= 2).sum(), "m_repeat_buyers")))
     brand = log.group_by("brand_id").agg(buy.mean().alias("b_buy_rate"), pl.len().cast(pl.Float64).alias("b_n")).drop_nulls("brand_id")
     cat = log.group_by("cat_id").agg(buy.mean().alias("c_buy_rate"), pl.len().cast(pl.Float64).alias("c_n"))
-    pair = (log.join(keys, on=["user_id", "seller_id"], how="semi")
+    pair = (log.filter(_pair_key("user_id", "seller_id").is_in(keys))
             .join(brand, on="brand_id", how="left").join(cat, on="cat_id", how="left")
             .group_by("user_id", "seller_id").agg(
                 *_activity("um"),
                 pl.col("b_buy_rate").mean().alias("um_brand_buy_rate"), pl.col("b_n").mean().alias("um_brand_n"),
                 pl.col("c_buy_rate").mean().alias("um_cat_buy_rate"), pl.col("c_n").mean().alias("um_cat_n")))
-    user, merchant, buyers, pair, info, pairs = pl.collect_all([user, merchant, buyers, pair, info, pairs])
+    user, merchant, buyers, pair, info = pl.collect_all([user, merchant, buyers, pair, info])
     merchant = (merchant.join(buyers, on="seller_id", how="left")
                 .with_columns(pl.col("m_buyers", "m_repeat_buyers").fill_null(0)).rename({"seller_id": "merchant_id"}))
     out = (pairs.join(info, on="user_id", how="left")
@@ -131,13 +136,14 @@ def build_pair_features(log_csv: str | Path, info_csv: str | Path, pairs: pl.Dat
     """Features for `pairs` from the two raw files: parquet conversion and result both cached."""
     cache_dir = Path(cache_dir)
     info, info_pq = read_log(info_csv, INFO_SCHEMA, cache_dir, "user info", log=log)
-    # the key needs only the parquet names (they carry the CSV digests), so a cached result skips the log entirely
+    # the key needs only the parquet names (they carry the CSV digests), so a cached result skips the log entirely;
+    # this file's text stands for the feature code, helpers included
     log_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
-    key = (log_pq.name, info_pq.name, pairs.hash_rows().sum(), len(pairs), stable_hash(inspect.getsource(pair_features_polars)))
+    key = (log_pq.name, info_pq.name, pairs.hash_rows().sum(), len(pairs), stable_hash(Path(__file__).read_text()))
 
     def build() -> pl.DataFrame:
-        frame, _ = read_log(log_csv, LOG_SCHEMA, cache_dir, "user log", sort_by="user_id", log=log)
-        return pair_features_polars(frame.lazy(), info.lazy(), pairs.lazy())
+        with open_log(log_csv, LOG_SCHEMA, cache_dir, "user log", sort_by="user_id", log=log) as frame:
+            return pair_features_polars(frame.lazy(), info.lazy(), pairs.lazy())
 
     return cached_query(cache_dir, key, build, name="pair_features", log=log)
 

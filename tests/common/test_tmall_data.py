@@ -157,3 +157,19 @@ def test_renamed_log_column_is_named(features_module, tmp_path):
 
     with pytest.raises(DataError, match="missing \\['seller_id'\\]"):
         read_log(log, features_module.LOG_SCHEMA, tmp_path)
+
+
+def test_a_failure_after_the_conversion_keeps_the_checked_parquet(small, features_module, tmp_path):
+    """The parquet is written in the background while the features are built; a bug in that work loses no conversion."""
+    from common.logs import open_log, parquet_path
+
+    m, messages = features_module, []
+    with pytest.raises(RuntimeError, match="bug in a feature"):
+        with open_log(small / FILES[2], m.LOG_SCHEMA, tmp_path, sort_by="user_id", log=messages.append) as frame:
+            assert frame.flags["user_id"]["SORTED_ASC"] and len(frame) > 100_000
+            raise RuntimeError("bug in a feature")
+    cached = parquet_path(small / FILES[2], m.LOG_SCHEMA, tmp_path)
+    assert cached.is_file() and not list(tmp_path.glob(".*tmp")) and pl.read_parquet(cached).equals(frame)
+    with open_log(small / FILES[2], m.LOG_SCHEMA, tmp_path, log=messages.append) as again:
+        assert again.equals(frame)
+    assert sum("converting" in s for s in messages) == 1  # the second open read the parquet
