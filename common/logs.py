@@ -35,23 +35,19 @@ class LogSchema:
 
     columns: name -> polars dtype as read from the CSV (compact: UInt32, Int16, ...);
     nullable: columns allowed to be empty; allowed: name -> the only values a column may take;
-    derive: name -> expression computed while converting (e.g. a day index from mmdd text), each
-    checked against `ranges`; drop: columns not kept in the parquet; ranges: name -> (lo, hi).
+    derive: name -> expression computed while converting (e.g. a cast the CSV reader cannot do).
     """
 
     columns: Mapping[str, pl.DataType]
     nullable: tuple[str, ...] = ()
     allowed: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     derive: Mapping[str, pl.Expr] = field(default_factory=dict)
-    ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    drop: tuple[str, ...] = ()
     hints: Mapping[str, str] = field(default_factory=dict)  # column -> what a valid value looks like
 
     @property
     def key(self) -> str:
         return stable_hash({k: str(v) for k, v in self.columns.items()}, self.nullable,
-                           {k: list(v) for k, v in self.allowed.items()}, {k: str(v) for k, v in self.derive.items()},
-                           {k: list(v) for k, v in self.ranges.items()}, self.drop)
+                           {k: list(v) for k, v in self.allowed.items()}, {k: str(v) for k, v in self.derive.items()})
 
 
 @contextmanager
@@ -64,26 +60,26 @@ def open_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, wha
     build); leaving the block waits for the write, even when the body fails, so a checked conversion
     is never thrown away. Later calls read the parquet. `sort_by` sorts by that column unless the file
     already is (one cheap pass) and sets polars' sorted flag, so grouping by it slices instead of
-    hashing. The frame takes about 17 bytes a row (0.9 GB for 55 M rows); see `log_to_parquet` for a
-    streaming conversion.
+    hashing. The frame takes about 17 bytes a row (0.9 GB for 55 M rows).
     """
     out = parquet_path(csv_path, schema, cache_dir, what)
-    if out.is_file():
-        frame, writing = pl.read_parquet(out), None
-    else:
+    converting = not out.is_file()
+    if converting:
         log(f"  converting {Path(csv_path).name} to parquet (once; cached as {out.name})")
         try:
             frame = _scan(csv_path, schema).collect()
         except pl.exceptions.PolarsError as exc:
             raise _located_error(Path(csv_path), schema, what, exc) from None
         _check_values(frame.lazy(), Path(csv_path), schema, what)
-        if sort_by is not None and not frame[sort_by].is_sorted():
-            frame = frame.sort(sort_by)
+    else:
+        frame = pl.read_parquet(out)
+    if sort_by is not None:  # before the write, so the cached parquet is sorted too
+        frame = frame.set_sorted(sort_by) if frame[sort_by].is_sorted() else frame.sort(sort_by)
+    writing = None
+    if converting:
         pool = ThreadPoolExecutor(1, thread_name_prefix="parquet")
         writing = pool.submit(_write_atomic, frame, out)
         pool.shutdown(wait=False)  # the write goes on; the pool takes no more work
-    if sort_by is not None:
-        frame = frame.set_sorted(sort_by) if frame[sort_by].is_sorted() else frame.sort(sort_by)
     try:
         yield frame
     finally:
@@ -104,22 +100,6 @@ def _write_atomic(frame: pl.DataFrame, out: Path) -> None:
         frame.write_parquet(tmp, **_PARQUET)
 
 
-def log_to_parquet(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, what: str = "log",
-                   log: Callable[[str], None] = print) -> Path:
-    """Convert `csv_path` to a checked parquet under `cache_dir`, streaming (low memory), once per file content."""
-    out = parquet_path(csv_path, schema, cache_dir, what)
-    if out.is_file():
-        return out
-    log(f"  converting {Path(csv_path).name} to parquet (once; cached as {out.name})")
-    with atomic_path(out) as tmp:
-        try:
-            _scan(csv_path, schema).sink_parquet(tmp, **_PARQUET)
-        except pl.exceptions.PolarsError as exc:
-            raise _located_error(Path(csv_path), schema, what, exc) from None
-        _check_values(pl.scan_parquet(tmp), Path(csv_path), schema, what)
-    return out
-
-
 def parquet_path(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, what: str = "log") -> Path:
     """Where `csv_path` is (or will be) cached as parquet: named by its digest and the schema."""
     csv_path = Path(csv_path)
@@ -132,8 +112,7 @@ def parquet_path(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path,
 
 
 def _scan(csv_path: str | Path, schema: LogSchema) -> pl.LazyFrame:
-    keep = [c for c in dict.fromkeys([*schema.columns, *schema.derive]) if c not in schema.drop]
-    return pl.scan_csv(csv_path, schema=dict(schema.columns)).with_columns(**schema.derive).select(keep)
+    return pl.scan_csv(csv_path, schema=dict(schema.columns)).with_columns(**schema.derive)
 
 
 def _check_header(path: Path, schema: LogSchema, what: str) -> None:
@@ -148,7 +127,7 @@ def _check_header(path: Path, schema: LogSchema, what: str) -> None:
 
 
 def _check_values(frame: pl.LazyFrame, csv_path: Path, schema: LogSchema, what: str) -> None:
-    """One pass: no empty required cell, no unknown code, every derived value in range."""
+    """One pass: no empty required cell, no unknown code."""
     dtypes = frame.collect_schema()
     names = dtypes.names()
     problems: list[tuple[str, pl.Expr, str]] = []
@@ -159,9 +138,6 @@ def _check_values(frame: pl.LazyFrame, csv_path: Path, schema: LogSchema, what: 
         problems.append((column, ~pl.col(column).is_in(pl.lit(list(values)).cast(pl.List(dtypes[column])).first())
                          & pl.col(column).is_not_null(),
                          f"holds a value outside {list(values)}"))
-    for column, (lo, hi) in schema.ranges.items():
-        problems.append((column, ~pl.col(column).is_between(lo, hi) & pl.col(column).is_not_null(),
-                         f"is outside [{lo}, {hi}]"))
     counts = frame.select([expr.sum().alias(str(i)) for i, (_, expr, _) in enumerate(problems)]).collect().row(0)
     for (column, expr, text), n_bad in zip(problems, counts):
         if not n_bad:
