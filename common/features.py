@@ -145,6 +145,28 @@ def power_transform(train, test, ctx, method: str = "box-cox", columns: list[str
     return train.assign(**out(train)), test.assign(**out(test))
 
 
+@FEATURES.register("oof_target_encoding")
+def oof_target_encoding(train, test, ctx, columns: list[str], smoothing: float = 20.0):
+    """Smoothed mean target per value of each column, as `te_<column>`: out-of-fold on train (the contest's
+    folds, so no row sees its own label), fitted on all of train for test. Unseen values get the prior."""
+    y = train[ctx.target].astype(float)
+
+    def encode(keys_fit, y_fit, keys_apply):
+        prior = y_fit.mean()
+        stats = y_fit.groupby(keys_fit.to_numpy()).agg(["sum", "count"])
+        table = (stats["sum"] + prior * smoothing) / (stats["count"] + smoothing)
+        return keys_apply.map(table).fillna(prior).to_numpy(dtype=float)
+
+    train, test = train.copy(), test.copy()
+    for column in columns:
+        oof = np.full(len(train), np.nan)
+        for fit_idx, valid_idx in ctx.folds.splits():
+            oof[valid_idx] = encode(train[column].iloc[fit_idx], y.iloc[fit_idx], train[column].iloc[valid_idx])
+        train[f"te_{column}"] = oof
+        test[f"te_{column}"] = encode(train[column], y, test[column])
+    return train, test
+
+
 @FEATURES.register("fillna")
 def fillna(train, test, ctx, value: float | str = "median"):
     """Fill missing feature values with a constant or the train median."""

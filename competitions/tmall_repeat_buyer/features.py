@@ -230,24 +230,3 @@ def tmall_log_features(train, test, ctx, log: str = "data/raw/user_log_format1.c
     add = lambda frame, part: pd.concat([frame.drop(columns=["prob"], errors="ignore").reset_index(drop=True),  # noqa: E731
                                          part.reset_index(drop=True)], axis=1)
     return add(train, feats.iloc[:n_train]), add(test, feats.iloc[n_train:])
-
-
-@FEATURES.register("oof_target_encoding")
-def oof_target_encoding(train, test, ctx, columns: list[str], smoothing: float = 20.0):
-    """Smoothed mean target per value of each column: out-of-fold on train (the contest's folds), full-train on test."""
-    y = train[ctx.target].astype(float)
-
-    def encode(keys_fit, y_fit, keys_apply):
-        prior = y_fit.mean()
-        stats = y_fit.groupby(keys_fit.to_numpy()).agg(["sum", "count"])
-        table = (stats["sum"] + prior * smoothing) / (stats["count"] + smoothing)
-        return keys_apply.map(table).fillna(prior).to_numpy(dtype=float)
-
-    train, test = train.copy(), test.copy()
-    for column in columns:
-        oof = np.full(len(train), np.nan)
-        for fit_idx, valid_idx in ctx.folds.splits():
-            oof[valid_idx] = encode(train[column].iloc[fit_idx], y.iloc[fit_idx], train[column].iloc[valid_idx])
-        train[f"te_{column}"] = oof
-        test[f"te_{column}"] = encode(train[column], y, test[column])
-    return train, test

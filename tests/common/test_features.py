@@ -63,3 +63,23 @@ def test_steam_generator_has_the_real_schema_and_planted_shift():
     assert table.set_index("feature").drop(index=list(SHIFTED))["ks"].max() < 0.1
     corr = train.drop(columns="target").corr().abs().to_numpy()
     assert np.mean(corr[np.triu_indices(38, 1)]) > 0.2  # correlated sensors, as in the real data
+
+
+def test_oof_target_encoding_never_sees_a_rows_own_fold(tmp_path):
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"shop": rng.integers(0, 5, 300), "target": rng.integers(0, 2, 300)})
+    test = pd.DataFrame({"shop": [0, 1, 99]})  # 99 never seen in train
+    ctx = _ctx(300, tmp_path)
+    tr, te = FEATURES.get("oof_target_encoding")(train, test, ctx, columns=["shop"], smoothing=10.0)
+
+    def smoothed(fit, shop):
+        prior, rows = fit["target"].mean(), fit.loc[fit["shop"] == shop, "target"]
+        return (rows.sum() + prior * 10.0) / (len(rows) + 10.0)
+
+    for fit_idx, valid_idx in ctx.folds.splits():
+        fit = train.iloc[fit_idx]
+        expected = [smoothed(fit, shop) for shop in train["shop"].iloc[valid_idx]]
+        assert np.allclose(tr["te_shop"].iloc[valid_idx], expected)
+    assert np.allclose(te["te_shop"][:2], [smoothed(train, 0), smoothed(train, 1)])
+    assert te["te_shop"].iloc[2] == train["target"].mean()  # an unseen value gets the prior
+    assert "te_shop" not in train  # the inputs are not modified
