@@ -36,7 +36,7 @@ from common.io import save_figure, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
 from common.report import pyplot
-from common.train import filter_training_rows, fit_oof, take
+from common.train import fit_fold, fit_oof, take
 
 METHODS = ("permutation", "null")
 DEFAULT_THRESHOLDS = {"permutation": 2.0, "null": None}  # None: chosen by CV (see the module docstring)
@@ -50,7 +50,7 @@ class Selection:
     table: pd.DataFrame  # feature, importance, importance_std, score, kept; best first
     threshold: float
     score_all: float  # CV score with every column (out-of-fold predictions of the importance fits)
-    score_kept: float | None = None  # CV score refitted on the kept columns (None when not measured)
+    score_kept: float  # CV score refitted on the kept columns
     cuts: tuple[tuple[int, float], ...] = ()  # (columns kept, CV) tried when the cut was chosen by CV
 
     @property
@@ -78,24 +78,21 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
     oof, fold_scores = None, []
     for k, (tr, va) in enumerate(tqdm(list(folds.splits()), desc=f"{method} importance folds", leave=False,
                                       disable=None if progress else True)):
-        X_tr, y_tr = filter_training_rows(take(X, tr), y[tr], train_filter, seed)
-        X_va, y_va = take(X, va), y[va]
-        model = create_model(spec, task, seed, n_classes).fit(X_tr, y_tr, X_va, y_va)
-        pred = np.asarray(model.predict(X_va), dtype=np.float64)
+        fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter)
         if oof is None:
-            oof = np.full((len(y), *pred.shape[1:]), np.nan)
-        oof[va] = pred
-        fold_scores.append(metric(y_va, pred))
+            oof = np.full((len(y), *fit.pred.shape[1:]), np.nan)
+        oof[va] = fit.pred
+        fold_scores.append(metric(y[va], fit.pred))
         if method == "permutation":
-            samples.extend(_permutation_drops(model, X_va, y_va, metric, rng, n_repeats))
+            samples.extend(_permutation_drops(fit.model, take(X, va), y[va], fold_scores[-1], metric, rng, n_repeats))
         else:
-            real.append(_gains(model, columns, spec))
-            rounds = model.info.get("best_iteration")
+            real.append(_gains(fit.model, columns, spec))
+            rounds = fit.model.info.get("best_iteration")
             null_spec = Component(name=spec.name, params={**spec.params, **(
                 {"n_estimators": rounds, "early_stopping_rounds": 0} if rounds else {})})
             for _ in range(n_repeats):
                 # Same rows, same rounds, shuffled target: the gain a column earns by chance.
-                null = create_model(null_spec, task, seed, n_classes).fit(X_tr, rng.permutation(y_tr))
+                null = create_model(null_spec, task, seed, n_classes).fit(fit.X_train, rng.permutation(fit.y_train))
                 samples.append(_gains(null, columns, spec))
     validated = folds.validated
     score_all = float(metric(y[validated], oof[validated]))
@@ -119,11 +116,11 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
 
 def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: Folds, metric: Metric, task: str,
            seed: int = 0, n_classes: int | None = None, train_filter: Any = None, n_repeats: int = 3,
-           threshold: float | None = None, refit: bool = True, progress: bool = True) -> Selection:
+           threshold: float | None = None, progress: bool = True) -> Selection:
     """Rank the columns of X by `method` and keep those scoring above `threshold` (at least one).
 
-    With no threshold and no method default (null importance), the cut is chosen by CV. With `refit`,
-    the model is cross-validated on the kept columns, so the two CV scores can be compared before the
+    With no threshold and no method default (null importance), the cut is chosen by CV. Either way the
+    model is cross-validated on the kept columns, so the two CV scores can be compared before the
     list is used.
     """
     threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
@@ -153,7 +150,7 @@ def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: 
     if not table["kept"].any():
         table.loc[0, "kept"] = True  # an empty feature set trains nothing: keep the best column
     kept = int(table["kept"].sum())
-    score_kept = None if not refit else score_all if kept == len(table) else float(cv(kept).score)
+    score_kept = score_all if kept == len(table) else float(cv(kept).score)
     return Selection(method, table, threshold, score_all, score_kept)
 
 
@@ -193,9 +190,9 @@ def plot_importance(selection: Selection):
     return fig
 
 
-def _permutation_drops(model: Any, X_va: pd.DataFrame, y_va: np.ndarray, metric: Metric,
+def _permutation_drops(model: Any, X_va: pd.DataFrame, y_va: np.ndarray, base: float, metric: Metric,
                        rng: np.random.Generator, n_repeats: int) -> list[np.ndarray]:
-    base = metric(y_va, np.asarray(model.predict(X_va), dtype=np.float64))
+    """Score drops when each column of the validation fold is shuffled; `base` is the fold's unshuffled score."""
     sign = 1.0 if metric.greater_is_better else -1.0
     drops = np.zeros((n_repeats, X_va.shape[1]))
     shuffled = X_va.copy()

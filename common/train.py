@@ -60,6 +60,28 @@ def filter_training_rows(X_tr: Any, y_tr: np.ndarray, train_filter: Any, seed: i
     return take(X_tr, np.flatnonzero(keep)), y_tr[keep]
 
 
+@dataclass(frozen=True)
+class FoldFit:
+    model: Any
+    pred: np.ndarray  # validation predictions
+    X_train: Any  # the training rows the model saw (after the filter)
+    y_train: np.ndarray
+    seconds: float  # fit and validation predict
+
+
+def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, task: str,
+             seed: int = 0, n_classes: int | None = None, train_filter: Any = None,
+             workdir: Path | None = None) -> FoldFit:
+    """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them."""
+    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
+    model = create_model(spec, task, seed, n_classes)
+    start = time.perf_counter()
+    X_va = take(X, valid_idx)
+    model.fit(X_tr, y_tr, X_va, y[valid_idx], workdir=workdir)
+    pred = np.asarray(model.predict(X_va), dtype=np.float64)
+    return FoldFit(model, pred, X_tr, y_tr, time.perf_counter() - start)
+
+
 def fit_oof(
     spec: Any,
     X: Any,
@@ -89,14 +111,11 @@ def fit_oof(
     splits = list(folds.splits())
     bar = tqdm(splits, desc=f"{getattr(spec, 'run_label', spec.name)} folds", leave=False, disable=None if progress else True)
     for k, (tr, va) in enumerate(bar):
-        X_tr, y_tr = filter_training_rows(take(X, tr), y[tr], train_filter, seed)
-        model = create_model(spec, task, seed, n_classes)
+        fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter,
+                       Path(workdir) / f"fold{k}" if workdir is not None else None)
         start = time.perf_counter()
-        fold_dir = Path(workdir) / f"fold{k}" if workdir is not None else None
-        model.fit(X_tr, y_tr, take(X, va), y[va], workdir=fold_dir)
-        pred_va = np.asarray(model.predict(take(X, va)), dtype=np.float64)
-        pred_te = np.asarray(model.predict(X_test), dtype=np.float64)
-        seconds.append(time.perf_counter() - start)
+        pred_va, pred_te = fit.pred, np.asarray(fit.model.predict(X_test), dtype=np.float64)
+        seconds.append(fit.seconds + time.perf_counter() - start)
         if oof is None:
             oof = np.full((len(y), *pred_va.shape[1:]), np.nan)
             test_pred = np.zeros((n_test, *pred_te.shape[1:]))
@@ -105,7 +124,7 @@ def fit_oof(
         oof[va] = pred_va
         test_pred += pred_te / len(splits)
         scores.append(metric(y[va], pred_va))
-        infos.append({**model.info, "train_rows": int(len(y_tr)), "dropped_rows": int(len(tr) - len(y_tr))})
+        infos.append({**fit.model.info, "train_rows": int(len(fit.y_train)), "dropped_rows": int(len(tr) - len(fit.y_train))})
         bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
         if on_fold is not None:
             on_fold(k, float(np.mean(scores)))

@@ -18,9 +18,8 @@ from common.config import Component
 from common.folds import Folds, make_folds
 from common.io import write_csv
 from common.metrics import Metric
-from common.models import create_model
 from common.report import Report, pyplot
-from common.train import filter_training_rows, take
+from common.train import fit_fold
 
 
 
@@ -158,7 +157,7 @@ def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metr
         scores, n_rows = [], []
         for tr, va in splits:
             part = np.sort(rng.choice(tr, max(int(len(tr) * frac), 10), replace=False)) if frac < 1 else tr
-            pred = _fit_predict(spec, X, y, part, va, task, seed, n_classes, train_filter)
+            pred = fit_fold(spec, X, y, part, va, task, seed, n_classes, train_filter).pred
             scores.append(metric(y[va], pred))
             n_rows.append(len(part))
         rows.append({"share": frac, "train_rows": int(np.mean(n_rows)), "cv_mean": float(np.mean(scores)),
@@ -178,11 +177,11 @@ def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metri
     inner = make_folds(len(kept), scheme, min(folds.n_splits, inner_splits), seed, y=y[kept])
     oof = None
     for tr, va in inner.splits():
-        pred = _fit_predict(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter)
+        pred = fit_fold(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter).pred
         oof = np.zeros((len(kept), *pred.shape[1:])) if oof is None else oof
         oof[va] = pred
     cv = metric(y[kept], oof)
-    hold = metric(y[held], _fit_predict(spec, X, y, kept, held, task, seed, n_classes, train_filter))
+    hold = metric(y[held], fit_fold(spec, X, y, kept, held, task, seed, n_classes, train_filter).pred)
     return pd.DataFrame([{"cv_rows": len(kept), "cv_score": cv, "holdout_rows": len(held), "holdout_score": hold,
                           "gap": hold - cv}])
 
@@ -215,10 +214,3 @@ def _probe_run(runs: list, summary: pd.DataFrame, max_fit_seconds: float):
         if np.mean(r.meta.get("fit_seconds", [np.inf])) <= max_fit_seconds:
             return r
     return min(runs, key=lambda r: np.mean(r.meta.get("fit_seconds", [np.inf])))
-
-
-def _fit_predict(spec, X, y, train_idx, valid_idx, task, seed, n_classes, train_filter) -> np.ndarray:
-    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
-    model = create_model(spec, task, seed, n_classes)
-    model.fit(X_tr, y_tr, take(X, valid_idx), y[valid_idx])
-    return np.asarray(model.predict(take(X, valid_idx)), dtype=np.float64)
