@@ -149,8 +149,8 @@ class Contest:
         return folds
 
     # ---- features
-    def features(self, log=print) -> FeatureSet:
-        """Build (or load from cache) the feature tables the config describes."""
+    def features(self, log=print, steps: list | None = None) -> FeatureSet:
+        """Build (or load from cache) the feature tables the config describes (or those of `steps`)."""
         train, test = self.load_raw()
         folds = self.folds(train)
         d = self.config.data
@@ -158,7 +158,8 @@ class Contest:
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
         # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
         extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
-        return build_features(train, test, list(self.config.features), ctx, self.cache_dir / "features",
+        steps = list(self.config.features) if steps is None else steps
+        return build_features(train, test, steps, ctx, self.cache_dir / "features",
                               stable_hash(self.data_digest, folds.hash, *extra), log=log)
 
     def n_classes(self, y: np.ndarray) -> int | None:

@@ -219,13 +219,10 @@ def select_contest_features(contest: Any, progress: bool = True) -> tuple[Select
 
     The model is optimize.selection.model, else optimize.model, else lightgbm with its defaults.
     """
-    import dataclasses
-
     cfg = contest.config
     sel = cfg.optimize.selection
     steps = [s for s in cfg.features if s.name != "select_features"]
-    unselected = dataclasses.replace(contest, config=cfg.model_copy(update={"features": steps}))
-    features, folds = unselected.features(log=lambda _: None), contest.folds()
+    features, folds = contest.features(log=lambda _: None, steps=steps), contest.folds()
     spec = sel.model or cfg.optimize.model or Component(name="lightgbm")
     selection = select(sel.method, spec, features.X, features.y, folds, contest.metric, contest.task, cfg.seed,
                        contest.n_classes(features.y), cfg.train.filter, sel.n_repeats, sel.threshold,
