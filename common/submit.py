@@ -67,16 +67,16 @@ def write_provenance(submission: str | Path, *, strategy: str, cv_score: float, 
     return write_json(provenance_path(submission), {
         "file": submission.name, "sha256": file_digest(submission), "strategy": strategy,
         "cv_score": float(cv_score), "metric": metric, "runs": list(runs), "fold_hash": fold_hash,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        "created": _now()})
 
 
-def read_provenance(submission: str | Path, out=print) -> dict | None:
-    """The sidecar of `submission` when it describes this very file (same sha256), else None."""
+def read_provenance(submission: str | Path, out=print, sha256: str | None = None) -> dict | None:
+    """The sidecar of `submission` when it describes this very file (same sha256, if known), else None."""
     path = provenance_path(submission)
     if not path.is_file():
         return None
     info = read_json(path)
-    if info.get("sha256") != file_digest(submission):
+    if info.get("sha256") != (sha256 or file_digest(submission)):
         out(f"note: {path.name} describes another version of {Path(submission).name} (the file changed after "
             "stage 07); its strategy and CV score are not used.")
         return None
@@ -99,10 +99,11 @@ def submit(contest: Contest, file: str | Path | None = None, message: str | None
     path = (Path(file) if file else contest.submissions_dir / cfg.submission.file_name).resolve()
     validate_file(contest, path)
     out(f"{path}: valid ({cfg.submission.format} format, checked against {cfg.data.test})")
-    info = read_provenance(path, out) or {}
+    sha256 = file_digest(path)
+    info = read_provenance(path, out, sha256) or {}
     text = submission_message(info, message, path)
     row = {"time": _now(), "platform": cfg.competition.platform, "file": _relative(contest, path),
-           "sha256": file_digest(path), "strategy": info.get("strategy", ""), "runs": ";".join(info.get("runs", [])),
+           "sha256": sha256, "strategy": info.get("strategy", ""), "runs": ";".join(info.get("runs", [])),
            "metric": info.get("metric", contest.metric.name), "cv_score": info.get("cv_score"), "message": text}
     if cfg.competition.platform == "kaggle":
         return _submit_kaggle(contest, path, text, row, dry_run, out)
@@ -175,7 +176,7 @@ def kaggle_executable() -> str:
 def run_kaggle(args: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Run the kaggle CLI, pass its output through, raise KaggleCLIError (with its exit code) on failure."""
     cmd = (kaggle_executable(), *args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     stdout, stderr = _redact(proc.stdout), _redact(proc.stderr)
     sys.stdout.write(stdout)
     sys.stderr.write(stderr)
@@ -208,7 +209,7 @@ def fetch_leaderboard(contest: Contest, out=print) -> pd.DataFrame:
     if not cfg.kaggle_slug:
         raise ConfigError(f"{contest.root / 'config.yaml'}: competition.kaggle_slug is not set.")
     args = ("competitions", "submissions", cfg.kaggle_slug, "--csv", "--page-size", "200")
-    proc = subprocess.run((kaggle_executable(), *args), capture_output=True, text=True, env=os.environ.copy())
+    proc = subprocess.run((kaggle_executable(), *args), capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stdout.write(_redact(proc.stdout))
         sys.stderr.write(_redact(proc.stderr))

@@ -204,7 +204,7 @@ def pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs: pd.Da
 @FEATURES.register("tmall_log_features")
 def tmall_log_features(train, test, ctx, log: str = "data/raw/user_log_format1.csv",
                        info: str = "data/raw/user_info_format1.csv", missing_pairs: str = "error"):
-    """Join the log features onto both frames; drop the test file's empty `prob` column if present.
+    """Join the log features onto both frames (the test file's empty `prob` column is dropped on load).
 
     missing_pairs: 'error' stops when a label pair has no row in the log (the log does not go with
     the label files); 'keep' keeps such pairs with empty log features.
@@ -227,6 +227,5 @@ def tmall_log_features(train, test, ctx, log: str = "data/raw/user_log_format1.c
                     "to keep such pairs with empty log features, set `params: {missing_pairs: keep}` for "
                     "tmall_log_features in config.yaml.")
     feats = feats.drop(columns=PAIR)
-    add = lambda frame, part: pd.concat([frame.drop(columns=["prob"], errors="ignore").reset_index(drop=True),  # noqa: E731
-                                         part.reset_index(drop=True)], axis=1)
+    add = lambda frame, part: pd.concat([frame.reset_index(drop=True), part.reset_index(drop=True)], axis=1)  # noqa: E731
     return add(train, feats.iloc[:n_train]), add(test, feats.iloc[n_train:])
