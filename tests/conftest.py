@@ -45,6 +45,23 @@ def classification_frames(n_train=300, n_test=200, n_classes=2, seed=0, positive
     return train, test
 
 
+def copy_contest(src: Path, dest: Path, raw: Path | None = None, **overrides) -> Path:
+    """A contest folder's code and config copied to `dest`, top-level config sections overridden;
+    data/raw holds a copy of `raw` when given, else nothing."""
+    dest.mkdir(parents=True)
+    for name in ("config.yaml", "features.py"):
+        shutil.copy(src / name, dest / name)
+    shutil.copytree(src / "stages", dest / "stages")
+    if raw is None:
+        (dest / "data" / "raw").mkdir(parents=True)
+    else:
+        shutil.copytree(raw, dest / "data" / "raw")
+    config = yaml.safe_load((dest / "config.yaml").read_text())
+    config.update(overrides)
+    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
 def write_contest(root: Path, config: dict, train: pd.DataFrame, test: pd.DataFrame, sep: str = ",",
                   stages_from: Path | None = None) -> Path:
     """A contest folder: config.yaml, data/raw files, and (optionally) stage scripts copied from a contest."""

@@ -7,30 +7,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from common.datasets.steam import make_steam
-from tests.conftest import REPO, SHARED_DATA, run_script
+from common.datasets.steam import write_steam
+from tests.conftest import REPO, SHARED_DATA, copy_contest, run_script
 
 STEAM = REPO / "competitions" / "steam"
 CLI = REPO / "common" / "cli.py"
 
 
-def _copy_contest(dest: Path, **overrides) -> Path:
-    """The steam folder's code and config in a temporary place, config sections overridden."""
-    dest.mkdir(parents=True)
-    for name in ("config.yaml", "features.py"):
-        shutil.copy(STEAM / name, dest / name)
-    shutil.copytree(STEAM / "stages", dest / "stages")
-    (dest / "data" / "raw").mkdir(parents=True)
-    config = yaml.safe_load((dest / "config.yaml").read_text())
-    config.update(overrides)
-    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return dest
-
-
 def _write_synthetic(root: Path, n_train=500, n_test=300) -> None:
-    train, test = make_steam(n_train, n_test, seed=3)
-    train.to_csv(root / "data/raw/zhengqi_train.txt", sep="\t", index=False)
-    test.to_csv(root / "data/raw/zhengqi_test.txt", sep="\t", index=False)
+    """Generated steam files in the contest's data/raw."""
+    write_steam(root / "data" / "raw", seed=3, n_train=n_train, n_test=n_test)
 
 
 # Quick stand-ins for the zoo: one of each family (linear, boosted trees, torch); test_models covers the rest.
@@ -41,7 +27,7 @@ QUICK_MODELS = [{"name": "ridge"}, {"name": "lightgbm", "params": {"n_estimators
 def test_all_seven_stages_on_generated_data(tmp_path):
     config = yaml.safe_load((STEAM / "config.yaml").read_text())
     config["models"] = QUICK_MODELS
-    root = _copy_contest(tmp_path / "steam", models=QUICK_MODELS, optimize={**config["optimize"], "n_trials": 3})
+    root = copy_contest(STEAM, tmp_path / "steam", models=QUICK_MODELS, optimize={**config["optimize"], "n_trials": 3})
     _write_synthetic(root)
     result = run_script(CLI, "run", str(root))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -57,7 +43,7 @@ def test_all_seven_stages_on_generated_data(tmp_path):
 
 
 def test_bad_input_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path):
-    root = _copy_contest(tmp_path / "steam")
+    root = copy_contest(STEAM, tmp_path / "steam")
     _write_synthetic(root, 200, 100)
     assert run_script(root / "stages" / "03_features.py").returncode == 0
     cached = sorted(p.relative_to(root) for p in (root / "cache").rglob("*"))
@@ -73,7 +59,7 @@ def test_bad_input_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path
 
 
 def test_ensemble_refuses_runs_on_different_folds(tmp_path):
-    root = _copy_contest(tmp_path / "steam", models=[{"name": "ridge"}], ensemble={"runs": ["ridge-*", "old-*"]})
+    root = copy_contest(STEAM, tmp_path / "steam", models=[{"name": "ridge"}], ensemble={"runs": ["ridge-*", "old-*"]})
     _write_synthetic(root, 200, 100)
     assert run_script(root / "stages" / "04_train.py").returncode == 0
     ridge = next((root / "runs").glob("ridge-*"))
@@ -93,7 +79,7 @@ def test_ensemble_refuses_runs_on_different_folds(tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "steam").is_dir(), reason="real steam data not found at ../shared/data/steam")
 def test_real_data_reaches_the_target_cv(tmp_path):
     """Default config, no hyperparameter search: the best blend's 5-fold CV MSE is at most 0.095."""
-    root = _copy_contest(tmp_path / "steam")
+    root = copy_contest(STEAM, tmp_path / "steam")
     for name in ("zhengqi_train.txt", "zhengqi_test.txt"):
         shutil.copy(SHARED_DATA / "steam" / name, root / "data" / "raw" / name)
     result = run_script(CLI, "run", str(root), "--skip", "02", "05", "06", timeout=1500)

@@ -1,5 +1,4 @@
 """The Tmall repeat-buyer contest: stages on a small generated set, and bad input stopping with clear messages."""
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 import yaml
 
 from common.datasets.tmall import FILES, make_tmall
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, copy_contest, run_script
 
 TMALL = REPO / "competitions" / "tmall_repeat_buyer"
 CLI = REPO / "common" / "cli.py"
@@ -22,19 +21,6 @@ def raw(tmp_path_factory):
     return out
 
 
-def _contest(dest: Path, raw: Path, **overrides) -> Path:
-    """The contest's code and config in a temporary folder with the generated raw files."""
-    dest.mkdir(parents=True)
-    for name in ("config.yaml", "features.py"):
-        shutil.copy(TMALL / name, dest / name)
-    shutil.copytree(TMALL / "stages", dest / "stages")
-    shutil.copytree(raw, dest / "data" / "raw")
-    config = yaml.safe_load((dest / "config.yaml").read_text())
-    config.update(overrides)
-    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return dest
-
-
 def _check_submission(root: Path, raw: Path) -> None:
     submission = pd.read_csv(root / "submissions" / "prediction.csv")
     test = pd.read_csv(raw / FILES[1])
@@ -44,7 +30,7 @@ def _check_submission(root: Path, raw: Path) -> None:
 
 
 def test_label_pairs_missing_from_the_log_are_named(tmp_path, raw):
-    root = _contest(tmp_path / "tmall", raw)
+    root = copy_contest(TMALL, tmp_path / "tmall", raw)
     train = pd.read_csv(raw / FILES[0])
     user, merchant = (int(v) for v in train.iloc[7][["user_id", "merchant_id"]])
     log_path = root / "data" / "raw" / FILES[2]
@@ -64,7 +50,7 @@ def test_label_pairs_missing_from_the_log_are_named(tmp_path, raw):
 
 
 def test_malformed_log_line_stops_stage_03_with_file_and_line(tmp_path, raw):
-    root = _contest(tmp_path / "tmall", raw)
+    root = copy_contest(TMALL, tmp_path / "tmall", raw)
     log_path = root / "data" / "raw" / FILES[2]
     lines = log_path.read_text().splitlines(keepends=True)
     lines[1000] = lines[1000].rstrip("\n") + ",1\n"
@@ -79,7 +65,7 @@ def test_all_seven_stages_on_generated_data(tmp_path, raw):
     """Every stage: grouped folds, the planted signal found through the log features, a valid submission,
     and a rerun that reads the cached log features."""
     config = yaml.safe_load((TMALL / "config.yaml").read_text())
-    root = _contest(tmp_path / "tmall", raw, optimize={**config["optimize"], "n_trials": 2})
+    root = copy_contest(TMALL, tmp_path / "tmall", raw, optimize={**config["optimize"], "n_trials": 2})
     result = run_script(CLI, "run", str(root), timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "folds: stratified_group" in result.stdout
