@@ -11,8 +11,11 @@ if [ "${COMPKIT_SKIP_SYSTEM_DEPS:-0}" = "1" ]; then
 fi
 
 missing=()
-{ [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ]; } || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# The same places the tests look (tests/browser.py find_chromium, test_optimize_postgres._pg_bin).
+{ [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ]; } \
+    || command -v chromium chromium-browser google-chrome google-chrome-stable >/dev/null 2>&1 || missing+=(chromium)
+{ [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/initdb" ]; } \
+    || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
