@@ -85,8 +85,8 @@ class _Catalogue:
 def _label_pairs(rng: np.random.Generator, n_users: int | None, label_dir: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Train and test (user_id, merchant_id) pairs: the real ones (users sampled) or drawn ones."""
     if label_dir is not None and all((Path(label_dir) / f).is_file() for f in FILES[:2]):
-        train = pl.read_csv(Path(label_dir) / FILES[0], columns=["user_id", "merchant_id"], schema_overrides={"user_id": pl.Int32, "merchant_id": pl.Int32})
-        test = pl.read_csv(Path(label_dir) / FILES[1], columns=["user_id", "merchant_id"], schema_overrides={"user_id": pl.Int32, "merchant_id": pl.Int32})
+        train, test = (pl.read_csv(Path(label_dir) / f, columns=["user_id", "merchant_id"],
+                                   schema_overrides={"user_id": pl.Int32, "merchant_id": pl.Int32}) for f in FILES[:2])
         users = np.unique(np.concatenate([train["user_id"].to_numpy(), test["user_id"].to_numpy()]))
         if n_users is not None and n_users < len(users):
             keep = pl.Series("user_id", np.sort(rng.choice(users, n_users, replace=False)), dtype=pl.Int32).implode()
@@ -94,13 +94,12 @@ def _label_pairs(rng: np.random.Generator, n_users: int | None, label_dir: Path 
         return train, test
     n_users = n_users or FULL_USERS
     users = np.sort(rng.choice(FULL_USERS, n_users, replace=False)).astype(np.int32) + 1
-    per_user = 1 + rng.geometric(0.8, n_users) - 1
+    per_user = rng.geometric(0.8, n_users)  # 1 pair for most users, a few with more
     user = np.repeat(users, per_user)
     pop = 1.0 / np.arange(1, N_MERCHANTS + 1) ** 0.7
     merchant = rng.choice(N_MERCHANTS, len(user), p=pop / pop.sum()).astype(np.int32) + 1
     pairs = pl.DataFrame({"user_id": user, "merchant_id": merchant}).unique(maintain_order=True)
-    is_test = pl.Series(rng.random(n_users) < 0.5)
-    test_users = pl.Series("user_id", users[is_test.to_numpy()]).implode()
+    test_users = pl.Series("user_id", users[rng.random(n_users) < 0.5]).implode()
     return pairs.filter(~pl.col("user_id").is_in(test_users)), pairs.filter(pl.col("user_id").is_in(test_users))
 
 
