@@ -98,8 +98,8 @@ def eda_report(contest, train: pd.DataFrame | None = None, test: pd.DataFrame | 
 
 
 def extra_file_section(report: Report, name: str, path: Path, max_levels: int = 20) -> None:
-    """Profile a side file (e.g. a user log) in one streaming polars scan: rows, nulls, distinct values,
-    and the value counts of its low-cardinality columns."""
+    """Profile a side file (e.g. a user log) with streaming polars scans: rows, nulls and distinct values
+    in one, the value counts of its low-cardinality columns in a second."""
     import polars as pl
 
     report.section(f"File: {name}")
@@ -118,8 +118,9 @@ def extra_file_section(report: Report, name: str, path: Path, max_levels: int = 
     small = [c for c, n in zip(columns, table["distinct (approx.)"]) if n <= max_levels]
     if not small:
         return
-    counts = {c: lazy.group_by(c).agg(pl.len().alias("rows")).sort(c).collect(engine="streaming").to_pandas()
-              for c in small}
+    # one more scan for all of them: collect_all shares it between the queries
+    tables = pl.collect_all([lazy.group_by(c).agg(pl.len().alias("rows")).sort(c) for c in small], engine="streaming")
+    counts = {c: t.to_pandas() for c, t in zip(small, tables)}
     fig, axes = _grid(len(small))
     for ax, (c, frame) in zip(axes, counts.items()):
         ax.bar(["missing" if pd.isna(v) else str(v) for v in frame[c]], frame["rows"], color="#457b9d")
