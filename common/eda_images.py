@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.eda_text import log_scale
+from common.eda_text import log_bins, log_scale
 from common.images import boxes_frame
 from common.report import Report, pyplot
 
@@ -164,8 +164,7 @@ def plot_sizes(sizes: dict[str, pd.DataFrame]):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     colors = {"train": TRAIN, "test": TEST}
     for ax, c in zip(axes[:2], ("width", "height")):
-        values = np.concatenate([s[c].to_numpy() for s in sizes.values()]).astype(float)
-        bins = np.geomspace(max(values.min(), 1), max(values.max(), 2), 40)
+        bins = log_bins(*(s[c] for s in sizes.values()))
         for k, s in sizes.items():
             ax.hist(s[c].clip(lower=1), bins=bins, weights=np.full(len(s), 1 / len(s)), alpha=0.55,
                     color=colors.get(k), label=k)
@@ -205,7 +204,7 @@ def plot_boxes(boxes: dict[str, pd.DataFrame]):
     colors = {"train": TRAIN, "test": TEST}
     for ax, c in zip(axes, ("width", "height", "aspect")):
         values = np.concatenate([b[c].to_numpy(float) for b in boxes.values()])
-        bins = (np.geomspace(max(values.min(), 1), max(values.max(), 2), 40) if c != "aspect"
+        bins = (log_bins(values) if c != "aspect"
                 else np.linspace(0, min(values.max(), 2.0), 40))
         for k, b in boxes.items():
             ax.hist(b[c].clip(lower=bins[0], upper=bins[-1]), bins=bins, weights=np.full(len(b), 1 / len(b)),

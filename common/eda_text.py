@@ -200,15 +200,16 @@ def log_scale(ax, axis: str = "x") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def _log_bins(*series: pd.Series, n: int = 40) -> np.ndarray:
-    values = np.concatenate([s.to_numpy() for s in series])
+def log_bins(*series: pd.Series | np.ndarray, n: int = 40) -> np.ndarray:
+    """`n` log-spaced bin edges covering every value of `series` (from 1 at least)."""
+    values = np.concatenate([np.asarray(s) for s in series])
     return np.geomspace(max(values.min(), 1), max(values.max(), 2), n)
 
 
 def plot_lengths(length: pd.Series, labels: pd.Series, classes):
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1, 2]})
-    left.hist(length.clip(lower=1), bins=_log_bins(length), color=TRAIN)
+    left.hist(length.clip(lower=1), bins=log_bins(length), color=TRAIN)
     log_scale(left, "x")
     left.set_xlabel("tokens per document")
     left.set_ylabel("documents")
@@ -252,7 +253,7 @@ def plot_zipf(train_freq: np.ndarray, test_freq: np.ndarray):
 def plot_length_shift(train_length: pd.Series, test_length: pd.Series):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    bins = _log_bins(train_length, test_length)
+    bins = log_bins(train_length, test_length)
     for s, name, color in ((train_length, "train", TRAIN), (test_length, "test", TEST)):
         ax.hist(s.clip(lower=1), bins=bins, weights=np.full(len(s), 1 / max(len(s), 1)), alpha=0.55, color=color,
                 label=name)

@@ -54,7 +54,7 @@ def test_eda_report_renders_in_a_real_browser(regression_contest, browser_check)
     assert page.title == "EDA: steam"
 
 
-def test_side_files_are_profiled_in_one_scan(binary_contest):
+def test_side_files_are_profiled_with_streaming_scans(binary_contest):
     import numpy as np
     import yaml
 
