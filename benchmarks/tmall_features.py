@@ -11,8 +11,9 @@ phases:
           i.e. exactly the work the pandas version does;
   pandas  the same features with pandas (pair_features_pandas), where the log fits in memory.
 
-Seconds are the phase itself (after imports); cpu is user + system time of the child. Each phase
-runs --repeat times and the fastest run is reported (as timeit does: slower runs measure the
+Seconds are the phase itself (after imports); cpu is user + system time of the child. The phases
+run in --repeat rounds (every phase once per round, so a slow spell of this shared VM does not fall
+on one phase only) and each phase's fastest run is reported (as timeit does: slower runs measure the
 machine's other load); peak memory is the highest of the runs. Before every run the CSV is read once,
 untimed, so each phase starts with the file in the page cache, as it is right after a download. Run:
 
@@ -32,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = REPO / "competitions" / "tmall_repeat_buyer" / "features.py"
 FULL_ROWS, FULL_USERS = 54_925_330, 424_170
+PHASES = ("scan", "polars", "rebuild", "direct", "pandas")
 TARGETS = "targets: full build <= 180 s, <= 6 GB, <= 3x the bare scan; polars >= 5x faster than pandas at 5 M rows"
 
 _CHILD = r'''
@@ -114,23 +116,26 @@ def main(argv: list[str] | None = None) -> None:
         n_lines = warm(data / "user_log_format1.csv") - 1
         row = {"size": label, "log_rows": n_lines, "csv_gb": (data / "user_log_format1.csv").stat().st_size / 1e9}
         cache = args.out / f"cache_{label}"
-        for phase in ("scan", "polars", "rebuild", "direct", "pandas"):
-            if phase == "pandas" and n_lines > args.pandas_max_rows:
-                continue
-            runs = []
-            for _ in range(args.repeat):
-                if phase == "rebuild":  # keep the converted log, drop the cached features
+        phases = [p for p in PHASES if p != "pandas" or n_lines <= args.pandas_max_rows]
+        runs: dict[str, list[dict]] = {p: [] for p in phases}
+        for round_no in range(1, args.repeat + 1):  # rounds, not blocks: a drift in the machine's speed hits every phase alike
+            for phase in phases:
+                if phase == "rebuild":  # keep the log the cold build just converted, drop the cached features
                     for old in cache.glob("pair_features-*.parquet"):
                         old.unlink()
                 else:
                     shutil.rmtree(cache, ignore_errors=True)  # cold: conversion and aggregation both measured
                 warm(data / "user_log_format1.csv")
-                runs.append(run_phase(phase, data, cache))
-            res = min(runs, key=lambda r: r["seconds"])
+                runs[phase].append(run_phase(phase, data, cache))
+            print(f"[{label}] round {round_no}: " + ", ".join(f"{p} {runs[p][-1]['seconds']:.2f}s" for p in phases), flush=True)
+        for phase in phases:
+            res = min(runs[phase], key=lambda r: r["seconds"])
             row[f"{phase}_s"], row[f"{phase}_cpu"] = res["seconds"], res["cpu"]
-            row[f"{phase}_gb"] = max(r["peak_gb"] for r in runs)
-            print(f"[{label}] {phase:<7} {res['seconds']:7.1f}s  cpu {res['cpu']:7.1f}s  peak {row[f'{phase}_gb']:.2f} GB"
-                  f"  (runs: {', '.join(format(r['seconds'], '.2f') for r in runs)} s)", flush=True)
+            row[f"{phase}_gb"] = max(r["peak_gb"] for r in runs[phase])
+            print(f"[{label}] {phase:<7} {res['seconds']:7.2f}s  cpu {res['cpu']:6.2f}s  peak {row[f'{phase}_gb']:.2f} GB", flush=True)
+        if "pandas" in runs:  # the same ratio within each round, to show its spread
+            row["ratios"] = [b["seconds"] / a["seconds"] for a, b in zip(runs["polars"], runs["pandas"])]
+            print(f"[{label}] pandas / build, round by round: " + ", ".join(f"{x:.1f}x" for x in row["ratios"]), flush=True)
         shutil.rmtree(cache, ignore_errors=True)
         rows_out.append(row)
         if not args.keep:
