@@ -62,7 +62,6 @@ def test_time_folds_leave_warmup_rows_out_of_the_score():
     assert np.isnan(res.oof[~folds.validated]).all() and not np.isnan(res.oof[folds.validated]).any()
 
 
-@MODELS.register("nan_model_for_tests")
 class _NaNModel(Model):
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
         return self
@@ -71,7 +70,9 @@ class _NaNModel(Model):
         return np.full(len(X), np.nan)
 
 
-def test_nan_predictions_stop_with_a_clear_error():
+def test_nan_predictions_stop_with_a_clear_error(monkeypatch):
+    # registered for this test only: a module-level registration would join test_models' sweep of MODELS
+    monkeypatch.setitem(MODELS._entries, "nan_model_for_tests", _NaNModel)
     X, y = _linear()
     with pytest.raises(DataError, match="NaN/inf validation predictions in fold 0"):
         fit_oof(Component(name="nan_model_for_tests"), X, y, X, make_folds(len(X), "kfold", 3), get_metric("mse"),
