@@ -32,7 +32,7 @@ from common.config import Component
 from common.errors import ConfigError
 from common.features import SELECTED_FEATURES
 from common.folds import Folds
-from common.io import save_figure, write_csv, write_json
+from common.io import read_json, save_figure, stable_hash, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
 from common.report import pyplot
@@ -217,16 +217,39 @@ def _gains(model: Any, columns: list[str], spec: Component) -> np.ndarray:
 def select_contest_features(contest: Any, progress: bool = True) -> tuple[Selection, dict[str, Path]]:
     """Stage 06's selection: rank the contest's features (before any select_features step) and save the list.
 
-    The model is optimize.selection.model, else optimize.model, else lightgbm with its defaults.
+    The model is optimize.selection.model, else optimize.model, else lightgbm with its defaults. A rerun
+    with the same features, folds and settings (resuming the search after it) reads the saved
+    selection instead of fitting it again.
     """
     cfg = contest.config
     sel = cfg.optimize.selection
     steps = [s for s in cfg.features if s.name != "select_features"]
     features, folds = contest.features(log=lambda _: None, steps=steps), contest.folds()
     spec = sel.model or cfg.optimize.model or Component(name="lightgbm")
+    key = stable_hash(sel.model_dump(), spec.model_dump(), cfg.train.filter and cfg.train.filter.model_dump(),
+                      cfg.seed, contest.metric.name, features.key, folds.hash)
+    saved = load_selection(contest.root, key)
+    if saved is not None:
+        if progress:
+            print(f"selection: unchanged since the last run, read from {saved[1]['features']}")
+        return saved
     selection = select(sel.method, spec, features.X, features.y, folds, contest.metric, contest.task, cfg.seed,
                        contest.n_classes(features.y), cfg.train.filter, sel.n_repeats, sel.threshold,
                        progress=progress)
     paths = save_selection(selection, contest.root, contest.metric.name, {
-        "model": spec.model_dump(), "feature_key": features.key, "fold_hash": folds.hash})
+        "model": spec.model_dump(), "feature_key": features.key, "fold_hash": folds.hash, "key": key})
     return selection, paths
+
+
+def load_selection(root: str | Path, key: str, path: str = SELECTED_FEATURES) -> tuple[Selection, dict[str, Path]] | None:
+    """The selection `save_selection` wrote under this `key`, or None when there is none (or another one)."""
+    root = Path(root)
+    paths = {"table": root / "reports" / "feature_importance.csv", "plot": root / "reports" / "feature_importance.png",
+             "features": root / path}
+    if not all(p.is_file() for p in paths.values()) or read_json(paths["features"]).get("key") != key:
+        return None
+    saved = read_json(paths["features"])
+    table = pd.read_csv(paths["table"], dtype={"feature": str})
+    selection = Selection(saved["method"], table, saved["threshold"], saved["cv_all"], saved["cv_kept"],
+                          tuple((c["kept"], c["cv"]) for c in saved["cuts_tried"]))
+    return (selection, paths) if selection.kept == saved["features"] else None

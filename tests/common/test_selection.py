@@ -3,13 +3,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from common import selection as selection_module
 from common.config import Component, parse_config
 from common.errors import ConfigError, DataError
 from common.features import SELECTED_FEATURES, FeatureContext, build_features
 from common.folds import make_folds
 from common.metrics import get_metric
-from common.selection import save_selection, select
+from common.contest import Contest
+from common.selection import save_selection, select, select_contest_features
+from tests.conftest import classification_frames, write_contest
 
 INFORMATIVE = ["a", "b", "c", "d"]
 NOISE = [f"noise{i}" for i in range(8)]
@@ -131,3 +135,22 @@ def test_stage_06_selects_and_stage_04_trains_on_the_kept_columns(regression_con
     assert trained.returncode == 0, trained.stderr
     meta = json.loads(next((root / "runs").glob("ridge-*/meta.json")).read_text())
     assert meta["features"] == [c for c in meta["features"] if c in kept] and sorted(meta["features"]) == sorted(kept)
+
+
+def test_stage_06_selection_is_read_back_on_a_rerun_and_redone_when_a_setting_changes(tmp_path, monkeypatch):
+    train, test = classification_frames(200, 50)
+    config = {"competition": {"name": "x", "task": "binary", "metric": "auc"},
+              "data": {"train": "data/raw/train.csv", "test": "data/raw/test.csv", "id_column": "id", "target": "label"},
+              "models": [{"name": "logistic"}],
+              "optimize": {"model": {"name": "logistic"}, "selection": {"n_repeats": 1}}}
+    root = write_contest(tmp_path / "x", config, train, test)
+    first, paths = select_contest_features(Contest.load(root), progress=False)
+    fits = []
+    monkeypatch.setattr(selection_module, "select", lambda *a, **k: fits.append(a) or first)
+    again, same_paths = select_contest_features(Contest.load(root), progress=False)
+    assert fits == [] and same_paths == paths
+    assert again.kept == first.kept and again.score_all == first.score_all and again.table.equals(first.table)
+    config["optimize"]["selection"]["n_repeats"] = 2  # another setting: selected again
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    select_contest_features(Contest.load(root), progress=False)
+    assert len(fits) == 1
