@@ -23,7 +23,7 @@ from common.train import fit_fold
 
 
 
-def validation_report(runs: list, X, y: np.ndarray, X_test, folds: Folds, metric: Metric, task: str,
+def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric, task: str,
                       out_dir: Path, seed: int = 0, n_classes: int | None = None,
                       fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), max_fit_seconds: float = 2.0,
                       refit_budget_s: float = 120.0) -> Path:

@@ -22,7 +22,7 @@ def _trained(contest_dir):
 @pytest.mark.parametrize("fixture", ["regression_contest", "binary_contest"])
 def test_report_and_summary_for_each_task(fixture, request):
     contest, fs, folds, runs = _trained(request.getfixturevalue(fixture))
-    path = validation_report(runs, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, contest.reports_dir,
+    path = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir,
                              seed=0)
     html = path.read_text()
     for heading in ("Fold spread", "OOF diagnostics", "Learning curve", "Hold-out check"):

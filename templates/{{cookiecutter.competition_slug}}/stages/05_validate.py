@@ -7,7 +7,7 @@ from common.validation import validation_report
 def main(contest, args):
     features, folds = contest.features(log=lambda _: None), contest.folds()
     runs = current_runs(contest, folds)
-    path = validation_report(runs, features.X, features.y, features.X_test, folds, contest.metric, contest.task,
+    path = validation_report(runs, features.X, features.y, folds, contest.metric, contest.task,
                              contest.reports_dir, seed=contest.config.seed, n_classes=contest.n_classes(features.y))
     print(f"validation report: {path}")
 
