@@ -108,8 +108,7 @@ def _demo(contest_dir: Path) -> None:
 
 def _submission_command(args: argparse.Namespace) -> None:
     from common.contest import Contest
-    from common.leaderboard import SubmissionLog
-    from common.submit import KaggleCLIError, fetch_leaderboard, show_submissions, submit
+    from common.submit import KaggleCLIError, fetch_leaderboard, show_submissions, submission_log, submit
 
     try:
         contest = Contest.load(args.contest)
@@ -125,7 +124,7 @@ def _submission_command(args: argparse.Namespace) -> None:
             except ValueError:
                 raise KitError(f"--score takes a submission number and a score, e.g. --score 3 0.1234; "
                                f"got {' '.join(args.score)!r}") from None
-            SubmissionLog(contest.submissions_dir / "log.csv").set_score(number, score)
+            submission_log(contest).set_score(number, score)
         show_submissions(contest)
     except KaggleCLIError as exc:  # the CLI's own message is already on screen; keep its exit code
         print(f"error: {exc}", file=sys.stderr)

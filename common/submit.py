@@ -134,9 +134,9 @@ def _submit_kaggle(contest: Contest, path: Path, text: str, row: dict, dry_run: 
     if dry_run:
         out("dry run, nothing uploaded or logged; would run:\n  " + shlex.join(["kaggle", *args]))
         return Submitted(path, path, text, ("kaggle", *args))
-    cmd = run_kaggle(args)
-    SubmissionLog(contest.submissions_dir / "log.csv").append({**row, "status": "submitted"})
-    out(f"logged in {contest.submissions_dir / 'log.csv'}; `compkit leaderboard` fetches its public score.")
+    cmd, _ = run_kaggle(args)
+    submission_log(contest).append({**row, "status": "submitted"})
+    out(f"logged in {submission_log(contest).path}; `compkit leaderboard` fetches its public score.")
     return Submitted(path, path, text, cmd, logged=True)
 
 
@@ -156,7 +156,7 @@ def _package_tianchi(contest: Contest, path: Path, text: str, row: dict, dry_run
                 archive.writestr(entry, path.read_bytes())
         else:
             shutil.copyfile(path, tmp)
-    SubmissionLog(contest.submissions_dir / "log.csv").append({**row, "file": _relative(contest, upload),
+    submission_log(contest).append({**row, "file": _relative(contest, upload),
                                                                "status": "packaged"})
     out(f"packaged: {upload}")
     out(f"next: {where}")
@@ -173,19 +173,24 @@ def kaggle_executable() -> str:
     return found
 
 
-def run_kaggle(args: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """Run the kaggle CLI, pass its output through, raise KaggleCLIError (with its exit code) on failure."""
+def run_kaggle(args: tuple[str, ...] | list[str], echo: bool = True) -> tuple[tuple[str, ...], str]:
+    """Run the kaggle CLI: the command and its stdout, both with any credential redacted.
+
+    Its output is passed through (always when it fails, otherwise when `echo`); a failure raises
+    KaggleCLIError with its exit code.
+    """
     cmd = (kaggle_executable(), *args)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     stdout, stderr = _redact(proc.stdout), _redact(proc.stderr)
-    sys.stdout.write(stdout)
-    sys.stderr.write(stderr)
-    sys.stdout.flush()
-    failed_quietly = proc.returncode == 0 and any(m in stdout + stderr for m in _FAILED_BUT_ZERO)
-    if proc.returncode != 0 or failed_quietly:
+    failed = proc.returncode != 0 or any(m in stdout + stderr for m in _FAILED_BUT_ZERO)
+    if echo or failed:
+        sys.stdout.write(stdout)
+        sys.stderr.write(stderr)
+        sys.stdout.flush()
+    if failed:
         raise KaggleCLIError(f"`kaggle {' '.join(args[:2])}` failed (exit code {proc.returncode}); see its "
                              "message above. Nothing was logged.", proc.returncode)
-    return tuple(cmd)
+    return cmd, stdout
 
 
 def _redact(text: str) -> str:
@@ -201,7 +206,7 @@ def _redact(text: str) -> str:
 def fetch_leaderboard(contest: Contest, out=print) -> pd.DataFrame:
     """Kaggle: fetch past submissions' scores with the CLI and merge them into the log."""
     cfg = contest.config.competition
-    log = SubmissionLog(contest.submissions_dir / "log.csv")
+    log = submission_log(contest)
     if cfg.platform != "kaggle":
         out("Tianchi has no API for scores: record each public score with "
             "`compkit submissions --score <#> <score>`.")
@@ -209,12 +214,8 @@ def fetch_leaderboard(contest: Contest, out=print) -> pd.DataFrame:
     if not cfg.kaggle_slug:
         raise ConfigError(f"{contest.root / 'config.yaml'}: competition.kaggle_slug is not set.")
     args = ("competitions", "submissions", cfg.kaggle_slug, "--csv", "--page-size", "200")
-    proc = subprocess.run((kaggle_executable(), *args), capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stdout.write(_redact(proc.stdout))
-        sys.stderr.write(_redact(proc.stderr))
-        raise KaggleCLIError("`kaggle competitions submissions` failed; see its message above.", proc.returncode)
-    merged, updated = merge_scores(log.read(), parse_kaggle_submissions(_redact(proc.stdout)))
+    _, listing = run_kaggle(args, echo=False)
+    merged, updated = merge_scores(log.read(), parse_kaggle_submissions(listing))
     log.write(merged)
     out(f"{updated} submission(s) updated from Kaggle in {log.path}")
     return merged
@@ -222,7 +223,7 @@ def fetch_leaderboard(contest: Contest, out=print) -> pd.DataFrame:
 
 def show_submissions(contest: Contest, out=print) -> tuple[pd.DataFrame, Path | None]:
     """Print CV against public score for every logged submission; plot it when >= 2 are scored."""
-    log = SubmissionLog(contest.submissions_dir / "log.csv")
+    log = submission_log(contest)
     table = cv_vs_lb(log.read())
     if table.empty:
         out(f"no submissions logged in {log.path} yet: `compkit submit` logs each one.")
@@ -233,6 +234,11 @@ def show_submissions(contest: Contest, out=print) -> tuple[pd.DataFrame, Path | 
     png = plot_cv_vs_lb(table, contest.metric.name, contest.reports_dir / "cv_vs_lb.png")
     out(f"plot: {png}" if png else "(the CV-vs-LB plot needs at least 2 submissions with a public score)")
     return table, png
+
+
+def submission_log(contest: Contest) -> SubmissionLog:
+    """The contest's log of submissions: submissions/log.csv."""
+    return SubmissionLog(contest.submissions_dir / "log.csv")
 
 
 def _relative(contest: Contest, path: Path) -> str:
