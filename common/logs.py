@@ -1,7 +1,7 @@
 """Large event logs with polars: a CSV is converted once to parquet with compact dtypes, checked, and cached.
 
 The parquet is keyed by the CSV's content digest (and the schema), so a changed file is converted
-again and an unchanged one never is. The digest itself is memoised by (size, mtime) (common.io.cached_digest),
+again (its old parquet is deleted) and an unchanged one never is. The digest itself is memoised by (size, mtime) (common.io.cached_digest),
 because hashing a 2 GB file costs seconds. A bad file stops with a DataError naming the file, the line, the column
 and the fix; the CSV is never modified and no partial parquet is left behind.
 """
@@ -96,8 +96,14 @@ def read_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, wha
 
 
 def _write_atomic(frame: pl.DataFrame, out: Path) -> None:
+    """Write `out` (named `<name>-<key>.parquet`) and delete the other versions of <name>: a cache holds
+    the newest only, since each version of the full Tmall log is half a gigabyte."""
     with atomic_path(out) as tmp:
         frame.write_parquet(tmp, **_PARQUET)
+    name = out.name.rsplit("-", 1)[0]
+    for old in out.parent.glob(f"{name}-*.parquet"):
+        if old != out and old.name.rsplit("-", 1)[0] == name:
+            old.unlink(missing_ok=True)
 
 
 def parquet_path(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, what: str = "log") -> Path:

@@ -95,12 +95,17 @@ def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_mo
     messages.clear()
     again = m.build_pair_features(small / FILES[2], small / FILES[3], pairs, tmp_path, log=messages.append)
     assert messages == [msg for msg in messages if "cached" in msg] and len(messages) == 1 and again.equals(first)
-    changed = tmp_path / "log.csv"
+    changed = tmp_path / "v2" / FILES[2]
+    changed.parent.mkdir()
     lines = (small / FILES[2]).read_text().splitlines()
     changed.write_text("\n".join(lines[:-1]) + "\n")  # one row fewer
     messages.clear()
     m.build_pair_features(changed, small / FILES[3], pairs, tmp_path, log=messages.append)
-    assert any("converting log.csv" in s for s in messages)
+    assert any(f"converting {FILES[2]}" in s for s in messages)
+    # the cache keeps the newest version of each file only
+    from common.logs import parquet_path
+    assert list(tmp_path.glob("user_log_format1-*.parquet")) == [parquet_path(changed, m.LOG_SCHEMA, tmp_path)]
+    assert len(list(tmp_path.glob("pair_features-*.parquet"))) == 1
 
 
 def test_planted_signal_is_learnable(small, features_module, tmp_path):
