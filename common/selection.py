@@ -246,9 +246,11 @@ def load_selection(root: str | Path, key: str, path: str = SELECTED_FEATURES) ->
     root = Path(root)
     paths = {"table": root / "reports" / "feature_importance.csv", "plot": root / "reports" / "feature_importance.png",
              "features": root / path}
-    if not all(p.is_file() for p in paths.values()) or read_json(paths["features"]).get("key") != key:
+    if not all(p.is_file() for p in paths.values()):
         return None
     saved = read_json(paths["features"])
+    if saved.get("key") != key:
+        return None
     table = pd.read_csv(paths["table"], dtype={"feature": str})
     selection = Selection(saved["method"], table, saved["threshold"], saved["cv_all"], saved["cv_kept"],
                           tuple((c["kept"], c["cv"]) for c in saved["cuts_tried"]))

@@ -135,8 +135,9 @@ def _submit_kaggle(contest: Contest, path: Path, text: str, row: dict, dry_run: 
         out("dry run, nothing uploaded or logged; would run:\n  " + shlex.join(["kaggle", *args]))
         return Submitted(path, path, text, ("kaggle", *args))
     cmd, _ = run_kaggle(args)
-    submission_log(contest).append({**row, "status": "submitted"})
-    out(f"logged in {submission_log(contest).path}; `compkit leaderboard` fetches its public score.")
+    log = submission_log(contest)
+    log.append({**row, "status": "submitted"})
+    out(f"logged in {log.path}; `compkit leaderboard` fetches its public score.")
     return Submitted(path, path, text, cmd, logged=True)
 
 
@@ -156,8 +157,7 @@ def _package_tianchi(contest: Contest, path: Path, text: str, row: dict, dry_run
                 archive.writestr(entry, path.read_bytes())
         else:
             shutil.copyfile(path, tmp)
-    submission_log(contest).append({**row, "file": _relative(contest, upload),
-                                                               "status": "packaged"})
+    submission_log(contest).append({**row, "file": _relative(contest, upload), "status": "packaged"})
     out(f"packaged: {upload}")
     out(f"next: {where}")
     out("then record its score: compkit submissions --score <#> <public score>")
