@@ -3,11 +3,13 @@
 The torchvision wheel that matches torch 2.13.0 is a CUDA build; next to the CPU torch its C++
 extension cannot load, and torchvision's import then fails while registering fake kernels for
 `torchvision::nms` ("operator torchvision::nms does not exist"). When - and only when - the
-extension does not load, we define the missing operators ourselves with pure-PyTorch CPU
-implementations before torchvision is imported. On a machine where the extension loads (a CUDA
-torch, or a matching CPU build) this does nothing.
+extension does not load, we define `nms` (and `qnms`) ourselves with a pure-PyTorch implementation
+before torchvision is imported, and let `torchvision.ops.nms` / `batched_nms` call it. The other
+C++ ops (roi_align, deform_conv2d, ...) stay unavailable there; no contest here uses them. On a
+machine where the extension loads (a CUDA torch, or a matching CPU build) this does nothing.
 
-Call `ensure_torchvision()` before importing torchvision, timm or albumentations-with-torch.
+Call `ensure_torchvision()` before importing torchvision, timm, transformers' BERT or
+albumentations-with-torch.
 """
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ def ensure_torchvision() -> bool:
     if _extension_loads(torch, Path(next(iter(spec.submodule_search_locations)))):
         return False
     _define_fallbacks(torch)
+    # torchvision's wrappers refuse to run unless its own extension loaded; nms's wrapper lives in ops.boxes
+    import torchvision.ops.boxes
+
+    torchvision.ops.boxes._assert_has_ops = lambda: None
     return True
 
 
