@@ -157,16 +157,23 @@ def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: 
 def save_selection(selection: Selection, root: str | Path, metric_name: str, extra: dict[str, Any] | None = None,
                    path: str = SELECTED_FEATURES) -> dict[str, Path]:
     """Write reports/feature_importance.csv and .png, and the kept list (`path`, relative to `root`)."""
-    root = Path(root)
-    csv = write_csv(root / "reports" / "feature_importance.csv", selection.table)
-    png = save_figure(root / "reports" / "feature_importance.png", plot_importance(selection))
-    kept = write_json(root / path, {
+    paths = selection_paths(root, path)
+    write_csv(paths["table"], selection.table)
+    save_figure(paths["plot"], plot_importance(selection))
+    write_json(paths["features"], {
         "features": selection.kept, "dropped": selection.dropped, "method": selection.method,
         "threshold": selection.threshold, "metric": metric_name, "cv_all": selection.score_all,
         "cv_kept": selection.score_kept, "cuts_tried": [{"kept": k, "cv": v} for k, v in selection.cuts],
         **(extra or {}),
     })
-    return {"table": csv, "plot": png, "features": kept}
+    return paths
+
+
+def selection_paths(root: str | Path, path: str = SELECTED_FEATURES) -> dict[str, Path]:
+    """Where a selection lives: its importance table and plot under reports/, the kept list at `path`."""
+    root = Path(root)
+    return {"table": root / "reports" / "feature_importance.csv", "plot": root / "reports" / "feature_importance.png",
+            "features": root / path}
 
 
 def plot_importance(selection: Selection):
@@ -243,9 +250,7 @@ def select_contest_features(contest: Any, progress: bool = True) -> tuple[Select
 
 def load_selection(root: str | Path, key: str, path: str = SELECTED_FEATURES) -> tuple[Selection, dict[str, Path]] | None:
     """The selection `save_selection` wrote under this `key`, or None when there is none (or another one)."""
-    root = Path(root)
-    paths = {"table": root / "reports" / "feature_importance.csv", "plot": root / "reports" / "feature_importance.png",
-             "features": root / path}
+    paths = selection_paths(root, path)
     if not all(p.is_file() for p in paths.values()):
         return None
     saved = read_json(paths["features"])

@@ -16,17 +16,13 @@ from tests.conftest import REPO
 
 def _reference_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
     """Greedy NMS written plainly: keep the best box, drop every later one overlapping a kept box too much."""
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
     keep: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        ok = True
-        for j in keep:
-            w = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
-            h = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
-            area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
-            if w * h / (area(boxes[i]) + area(boxes[j]) - w * h) > threshold:
-                ok = False
-                break
-        if ok:
+        if all(iou(boxes[i], boxes[j]) <= threshold for j in keep):
             keep.append(int(i))
     return keep
 
