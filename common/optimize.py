@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ from common.errors import ConfigError, did_you_mean
 from common.folds import Folds
 from common.io import stable_hash
 from common.metrics import Metric
-from common.train import fit_oof
+from common.train import CVResult, fit_oof
 
 # {param: {type: float|int|categorical, low, high, log, choices}}
 DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
@@ -120,20 +122,32 @@ def decode(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str
     return {k: space[k]["choices"][v] if space.get(k, {}).get("type") == "categorical" else v for k, v in params.items()}
 
 
+@dataclass
+class Search:
+    study: Any  # optuna.Study
+    best_result: CVResult | None  # the best trial's CV, when that trial ran in this session: storing it saves a refit
+
+
 def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, metric: Metric, task: str,
            storage: str, study_name: str, n_trials: int, timeout_s: float | None = None, seed: int = 0,
            space: dict | None = None, n_classes: int | None = None, train_filter: Any = None,
-           warmup_folds: int = 1, progress: bool = True, start: dict[str, Any] | None = None):
+           warmup_folds: int = 1, progress: bool = True, start: dict[str, Any] | None = None,
+           clock: Any = time.monotonic) -> Search:
     """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes.
 
+    The time budget is checked after every fold, not only between trials (one LightGBM trial can take
+    a minute): once it is spent, the trial in progress stops there, recorded as pruned with
+    `stopped: time budget`, unless the study has no finished trial yet.
     `start`: known-good params (e.g. the best stage-04 run of the model) tried first in a new study, so
-    the search explores from there and never ends worse than what is already known.
+    the search explores from there and never ends worse than what is already known. `clock`: monotonic
+    seconds for the budget (a test passes a fake one).
     """
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    deadline = None if timeout_s is None else clock() + timeout_s
     dims = space_for(spec.name, space)
     study = _open_study(
         storage=storage, study_name=study_name, load_if_exists=True,
@@ -153,6 +167,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     shared = not storage.startswith("sqlite")
     if existing or shared:
         study.sampler = optuna.samplers.TPESampler(seed=int(stable_hash(seed, existing, worker if shared else "", length=8), 16))
+    best: list[tuple[int, CVResult]] = []  # (trial number, CV) of this session's best finished trial
 
     def objective(trial):
         # Which process ran the trial: with a shared (e.g. PostgreSQL) study, shows every worker contributed.
@@ -162,11 +177,19 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
         def report(fold: int, running: float) -> None:
             trial.report(running, fold)
             # After the last fold the trial is finished: keep its full CV rather than discard it.
-            if fold < folds.n_splits - 1 and trial.should_prune():
+            if fold == folds.n_splits - 1:
+                return
+            if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold}")
+            if deadline is not None and clock() > deadline and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                trial.set_user_attr("stopped", "time budget")
+                study.stop()
+                raise optuna.TrialPruned(f"time budget of {timeout_s:g} s spent after fold {fold}")
 
         result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, folds, metric, task, seed,
                          n_classes, train_filter, on_fold=report, progress=progress)
+        if not best or metric.is_better(result.score, best[0][1].score):
+            best[:] = [(trial.number, result)]
         return result.score
 
     done = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
@@ -174,7 +197,8 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     if remaining:
         study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
-    return study
+    mine = best and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) and study.best_trial.number == best[0][0]
+    return Search(study, best[0][1] if mine else None)
 
 
 def fold_median_pruner(n_startup_trials: int = 5, n_warmup_steps: int = 1):

@@ -16,13 +16,18 @@ from common.folds import Folds
 from common.io import save_figure, write_csv
 from common.report import pyplot
 from common.store import Run, check_same_folds, run_id_for
-from common.train import fit_oof
+from common.train import CVResult, fit_oof
 
 STAGES = ("01_understanding", "02_eda", "03_features", "04_train", "05_validate", "06_optimize", "07_ensemble")
 
 
-def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds, force: bool = False) -> tuple[Run, bool]:
-    """Cross-validate `spec` and store the run; a finished identical run is reused. Returns (run, reused)."""
+def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds, force: bool = False,
+                result: CVResult | None = None) -> tuple[Run, bool]:
+    """Cross-validate `spec` and store the run; a finished identical run is reused. Returns (run, reused).
+
+    `result`: the CV of exactly this spec on these features and folds, already computed (the search's best
+    trial, same seed and filter): stored as it is instead of fitting again.
+    """
     cfg = contest.config
     flt = cfg.train.filter
     run_id = run_id_for(spec.run_label, spec.name, spec.params, fs.key, folds.hash, cfg.seed,
@@ -30,8 +35,9 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
     if contest.store.exists(run_id) and not force:
         return contest.store.load(run_id), True
     n_classes = contest.n_classes(fs.y)
-    result = fit_oof(spec, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, cfg.seed, n_classes,
-                     flt, workdir=contest.store.workdir(run_id))
+    if result is None:
+        result = fit_oof(spec, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, cfg.seed, n_classes,
+                         flt, workdir=contest.store.workdir(run_id))
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
             "fold_hash": folds.hash, "feature_key": fs.key, "n_features": int(fs.X.shape[1]),

@@ -7,6 +7,7 @@ from common.errors import ConfigError
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.optimize import best_params, fold_median_pruner, search, space_for, start_params
+from common.train import fit_oof
 
 
 def _problem(n=240, seed=0):
@@ -20,10 +21,10 @@ def _problem(n=240, seed=0):
 SPACE = {"alpha": {"type": "float", "low": 1e-3, "high": 1e5, "log": True}}
 
 
-def _search(tmp_path, n_trials, name="ridge-study"):
+def _search(tmp_path, n_trials, name="ridge-study", **kwargs):
     X, y, folds = _problem()
     return search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
-                  f"sqlite:///{tmp_path / 'optuna.db'}", name, n_trials, space=SPACE, progress=False)
+                  f"sqlite:///{tmp_path / 'optuna.db'}", name, n_trials, space=SPACE, progress=False, **kwargs).study
 
 
 def test_search_finds_good_params_and_prunes_bad_trials(tmp_path):
@@ -43,6 +44,36 @@ def test_stopped_search_resumes_the_same_study(tmp_path):
     assert [t.params for t in resumed.trials[:4]] == first
     new = [t.params["alpha"] for t in resumed.trials[4:]]
     assert not set(new) & {p["alpha"] for p in first}  # the resumed sampler does not replay the first draws
+
+
+def test_time_budget_stops_the_trial_in_progress_at_a_fold(tmp_path):
+    """A clock that moves 1 s per look: the 2.5 s budget is spent during trial 0, which still finishes
+    (the study needs one finished trial); trial 1 stops after its first fold, and no trial follows."""
+    ticks = iter(range(10_000))
+    study = _search(tmp_path, 25, timeout_s=2.5, clock=lambda: float(next(ticks)))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED"]
+    cut = study.trials[1]
+    assert cut.user_attrs["stopped"] == "time budget" and list(cut.intermediate_values) == [0]
+    assert study.best_trial.number == 0
+
+
+def test_best_trial_of_the_session_comes_back_with_its_predictions(tmp_path):
+    X, y, folds = _problem()
+    metric, url = get_metric("mse"), f"sqlite:///{tmp_path / 'optuna.db'}"
+    found = search(Component(name="ridge"), X, y, X.iloc[:5], folds, metric, "regression", url, "s", 6,
+                   space=SPACE, progress=False)
+    refit = fit_oof(Component(name="ridge", params=best_params(found.study, Component(name="ridge"), SPACE)),
+                    X, y, X.iloc[:5], folds, metric, "regression")
+    assert found.best_result.score == found.study.best_value == refit.score
+    np.testing.assert_array_equal(found.best_result.oof, refit.oof)
+    np.testing.assert_array_equal(found.best_result.test, refit.test)
+    # resumed with only useless alphas to try (and no pruning), this session's one trial finishes worse than
+    # an earlier session's best: nothing of that best is in memory, so the caller refits
+    useless = {"alpha": {"type": "float", "low": 1e4, "high": 1e5, "log": True}}
+    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], folds, metric, "regression", url, "s", 7,
+                     space=useless, progress=False, warmup_folds=folds.n_splits)
+    assert resumed.study.trials[6].state.name == "COMPLETE" and resumed.study.best_trial.number < 6
+    assert resumed.best_result is None
 
 
 def test_same_seed_same_search(tmp_path):
@@ -82,7 +113,7 @@ def test_search_starts_from_known_good_params(tmp_path):
     X, y, folds = _problem()
     study = search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
                    f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 3, space=SPACE, progress=False,
-                   start={"alpha": 0.37, "unrelated": 1})
+                   start={"alpha": 0.37, "unrelated": 1}).study
     assert study.trials[0].params == {"alpha": 0.37}
     assert study.best_value <= study.trials[0].value
 

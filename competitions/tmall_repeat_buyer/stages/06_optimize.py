@@ -26,14 +26,16 @@ def main(contest, args):
     features, folds = contest.features(log=lambda _: None), contest.folds()
     storage = opt.storage or f"sqlite:///{contest.root / 'optuna.db'}"
     name = opt.study_name or f"{opt.model.run_label}-{folds.hash}-{features.key}"
-    study = search(opt.model, features.X, features.y, features.X_test, folds, contest.metric, contest.task, storage,
+    found = search(opt.model, features.X, features.y, features.X_test, folds, contest.metric, contest.task, storage,
                    name, n_trials, timeout_s, contest.config.seed, opt.space, contest.n_classes(features.y),
                    contest.config.train.filter, opt.pruner_warmup_folds,
                    start=start_params(opt.model, contest.store.runs(fold_hash=folds.hash)))
+    study = found.study
     pruned = sum(t.state.name == "PRUNED" for t in study.trials)
     print(f"study {name}: {len(study.trials)} trials ({pruned} pruned), best CV {study.best_value:.5f}")
     spec = Component(name=opt.model.name, params=best_params(study, opt.model, opt.space), label=f"{opt.model.run_label}-optuna")
-    run, _ = train_model(contest, spec, features, folds)
+    # the best trial's predictions are stored as they are when it ran in this session; else it is refitted
+    run, _ = train_model(contest, spec, features, folds, result=found.best_result)
     print(f"{run.run_id}: CV {contest.metric.name} {run.score:.5f} with {spec.params}")
 
 
