@@ -197,7 +197,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     if remaining:
         study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
-    mine = best and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) and study.best_trial.number == best[0][0]
+    mine = bool(best) and study.best_trial.number == best[0][0]  # best holds a finished trial, so best_trial exists
     return Search(study, best[0][1] if mine else None)
 
 
