@@ -7,11 +7,11 @@ import yaml
 
 from common import selection as selection_module
 from common.config import Component, parse_config
+from common.contest import Contest
 from common.errors import ConfigError, DataError
 from common.features import SELECTED_FEATURES, FeatureContext, build_features
 from common.folds import make_folds
 from common.metrics import get_metric
-from common.contest import Contest
 from common.selection import save_selection, select, select_contest_features
 from tests.conftest import classification_frames, write_contest
 

@@ -10,6 +10,7 @@ from common.contest import Contest
 from common.datasets import GENERATORS
 from common.datasets.tmall import FILES, REAL_LABELS, make_tmall
 from common.errors import DataError
+from common.logs import parquet_path
 from tests.conftest import REPO
 
 CONTEST = REPO / "competitions" / "tmall_repeat_buyer"
@@ -103,7 +104,6 @@ def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_mo
     m.build_pair_features(changed, small / FILES[3], pairs, tmp_path, log=messages.append)
     assert any(f"converting {FILES[2]}" in s for s in messages)
     # the cache keeps the newest version of each file only
-    from common.logs import parquet_path
     assert list(tmp_path.glob("user_log_format1-*.parquet")) == [parquet_path(changed, m.LOG_SCHEMA, tmp_path)]
     assert len(list(tmp_path.glob("pair_features-*.parquet"))) == 1
 
