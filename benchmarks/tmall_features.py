@@ -8,8 +8,11 @@ phases:
   polars  the full feature build from a cold cache: digest, CSV -> checked parquet, all aggregates;
   rebuild the same build when the parquet is already cached (a second run after a feature change);
   direct  the same aggregates straight from the CSV with polars: no digest, checks or parquet cache,
-          i.e. exactly the work the pandas version does;
-  pandas  the same features with pandas (pair_features_pandas), where the log fits in memory.
+          i.e. exactly the work of `pandas`;
+  pandas_build  the build step for step in pandas (build_pair_features_pandas): the same digest, checks,
+          parquet caches and features; the like-for-like baseline of `polars`;
+  pandas  the features alone with pandas (pair_features_pandas): no checks, no caches.
+The pandas phases run where the log fits in memory.
 
 Seconds are the phase itself (after imports); cpu is user + system time of the child. The phases
 run in --repeat rounds (every phase once per round, so a slow spell of this shared VM does not fall
@@ -33,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = REPO / "competitions" / "tmall_repeat_buyer" / "features.py"
 FULL_ROWS, FULL_USERS = 54_925_330, 424_170
-PHASES = ("scan", "polars", "rebuild", "direct", "pandas")
+PHASES = ("scan", "polars", "rebuild", "direct", "pandas_build", "pandas")
 TARGETS = "targets: full build <= 180 s, <= 6 GB, <= 3x the bare scan; polars >= 5x faster than pandas at 5 M rows"
 
 _CHILD = r'''
@@ -56,6 +59,8 @@ elif phase == "direct":
     log = log if log["user_id"].is_sorted() else log.sort("user_id")
     info = _scan(f"{{d}}/user_info_format1.csv", m.INFO_SCHEMA)
     out = m.pair_features_polars(log.set_sorted("user_id").lazy(), info, pairs.lazy())
+elif phase == "pandas_build":
+    out = m.build_pair_features_pandas(f"{{d}}/user_log_format1.csv", f"{{d}}/user_info_format1.csv", pairs.to_pandas(), cache)
 else:
     out = m.pair_features_pandas(f"{{d}}/user_log_format1.csv", f"{{d}}/user_info_format1.csv", pairs.to_pandas())
 seconds = time.perf_counter() - start
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         n_lines = warm(data / "user_log_format1.csv") - 1
         row = {"size": label, "log_rows": n_lines, "csv_gb": (data / "user_log_format1.csv").stat().st_size / 1e9}
         cache = args.out / f"cache_{label}"
-        phases = [p for p in PHASES if p != "pandas" or n_lines <= args.pandas_max_rows]
+        phases = [p for p in PHASES if not p.startswith("pandas") or n_lines <= args.pandas_max_rows]
         runs: dict[str, list[dict]] = {p: [] for p in phases}
         for round_no in range(1, args.repeat + 1):  # rounds, not blocks: a drift in the machine's speed hits every phase alike
             for phase in phases:
@@ -132,21 +137,24 @@ def main(argv: list[str] | None = None) -> None:
             res = min(runs[phase], key=lambda r: r["seconds"])
             row[f"{phase}_s"], row[f"{phase}_cpu"] = res["seconds"], res["cpu"]
             row[f"{phase}_gb"] = max(r["peak_gb"] for r in runs[phase])
-            print(f"[{label}] {phase:<7} {res['seconds']:7.2f}s  cpu {res['cpu']:6.2f}s  peak {row[f'{phase}_gb']:.2f} GB", flush=True)
-        if "pandas" in runs:  # the same ratio within each round, to show its spread
-            row["ratios"] = [b["seconds"] / a["seconds"] for a, b in zip(runs["polars"], runs["pandas"])]
-            print(f"[{label}] pandas / build, round by round: " + ", ".join(f"{x:.1f}x" for x in row["ratios"]), flush=True)
+            print(f"[{label}] {phase:<12} {res['seconds']:7.2f}s  cpu {res['cpu']:6.2f}s  peak {row[f'{phase}_gb']:.2f} GB", flush=True)
+        for baseline in ("pandas_build", "pandas"):  # the same ratio within each round, to show its spread
+            if baseline in runs:
+                ratios = [b["seconds"] / a["seconds"] for a, b in zip(runs["polars"], runs[baseline])]
+                print(f"[{label}] {baseline} / build, round by round: " + ", ".join(f"{x:.1f}x" for x in ratios), flush=True)
         shutil.rmtree(cache, ignore_errors=True)
         rows_out.append(row)
         if not args.keep:
             shutil.rmtree(data, ignore_errors=True)
     sec = lambda x: f"{x:.2f}" if x < 10 else f"{x:.1f}"  # noqa: E731
     print("\n| log | rows | CSV GB | scan s | build s (cold) | peak GB | build / scan | rebuild s | direct s "
-          "| pandas s | pandas peak GB | pandas / build | pandas / direct |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| pandas build s | pandas build peak GB | pandas build / build "
+          "| pandas features s | pandas features peak GB | pandas features / build | pandas features / direct |")
+    print("| --- |" + " ---: |" * 15)
     for r in rows_out:
-        pandas = (f"{sec(r['pandas_s'])} | {r['pandas_gb']:.2f} | {r['pandas_s'] / r['polars_s']:.1f}x | "
-                  f"{r['pandas_s'] / r['direct_s']:.1f}x" if "pandas_s" in r else "- | - | - | -")
+        pandas = (f"{sec(r['pandas_build_s'])} | {r['pandas_build_gb']:.2f} | {r['pandas_build_s'] / r['polars_s']:.1f}x | "
+                  f"{sec(r['pandas_s'])} | {r['pandas_gb']:.2f} | {r['pandas_s'] / r['polars_s']:.1f}x | "
+                  f"{r['pandas_s'] / r['direct_s']:.1f}x" if "pandas_s" in r else " | ".join("-" * 7))
         print(f"| {r['size']} | {r['log_rows']:,} | {r['csv_gb']:.2f} | {sec(r['scan_s'])} | {sec(r['polars_s'])} | "
               f"{r['polars_gb']:.2f} | {r['polars_s'] / r['scan_s']:.2f}x | {sec(r['rebuild_s'])} | {sec(r['direct_s'])} | {pandas} |")
     print()
@@ -156,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
             checks += [("full build <= 180 s", r["polars_s"] <= 180), ("peak <= 6 GB", r["polars_gb"] <= 6),
                        ("<= 3x the bare scan", r["polars_s"] <= 3 * r["scan_s"])]
         if "pandas_s" in r and 4.5e6 <= r["log_rows"] <= 5.5e6:  # the target is stated at 5 M rows
-            checks.append(("build >= 5x faster than pandas", r["pandas_s"] >= 5 * r["polars_s"]))
+            checks += [("build >= 5x faster than the pandas build (the same work)", r["pandas_build_s"] >= 5 * r["polars_s"]),
+                       ("build >= 5x faster than the pandas features alone (no checks, no caches)", r["pandas_s"] >= 5 * r["polars_s"])]
         if checks:
             print(f"[{r['size']}] " + "; ".join(f"{text}: {'met' if ok else 'MISSED'}" for text, ok in checks))
     print(f"\nreproduce: python benchmarks/tmall_features.py --sizes {' '.join(args.sizes)} --repeat {args.repeat} --out {args.out}")

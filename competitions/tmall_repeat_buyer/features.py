@@ -4,7 +4,8 @@ The log CSV is converted once to parquet with compact dtypes (common.logs, cache
 digest); the aggregates below are lazy polars queries over it, and their result is cached again,
 keyed by the log, the user-info file, the pairs and this module's source, so a rerun reads one
 small parquet. `pair_features_pandas` is the same features in pandas: the reference the tests
-compare against and the benchmark times.
+compare against and the benchmark times; `build_pair_features_pandas` wraps it in the same checks
+and caches, the benchmark's like-for-like baseline for the whole build.
 
 Feature groups (prefix): profile (age_range, gender); user (u_), merchant (m_), brand and category
 (b_, c_: their purchase rate and reach, averaged over the pair's rows); the pair itself (um_):
@@ -22,7 +23,7 @@ import polars as pl
 
 from common.errors import DataError
 from common.features import FEATURES
-from common.io import stable_hash
+from common.io import atomic_path, stable_hash
 from common.logs import LogSchema, cached_query, open_log, parquet_path, read_log
 
 ACTIONS = ("click", "cart", "buy", "fav")  # action_type 0..3
@@ -155,10 +156,56 @@ def read_log_pandas(log_csv: str | Path) -> pd.DataFrame:
                                        "brand_id": "float32", "time_stamp": "int16", "action_type": "uint8"})
 
 
+def read_info_pandas(info_csv: str | Path) -> pd.DataFrame:
+    return pd.read_csv(info_csv, dtype={"user_id": "uint32", "age_range": "float32", "gender": "float32"})
+
+
 def pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs: pd.DataFrame) -> pd.DataFrame:
     """`pair_features_polars` written with pandas groupbys (same columns, same order, same values)."""
-    log = read_log_pandas(log_csv)
-    info = pd.read_csv(info_csv, dtype={"user_id": "uint32", "age_range": "float32", "gender": "float32"})
+    return _pair_features_pandas(read_log_pandas(log_csv), read_info_pandas(info_csv), pairs)
+
+
+def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs: pd.DataFrame,
+                               cache_dir: str | Path) -> pd.DataFrame:
+    """`build_pair_features` step for step in pandas, for the benchmark's like-for-like comparison: each CSV
+    checked and cached as parquet (pandas' to_parquet) under the same digest-keyed name, then the features,
+    cached too. Give it a cache folder of its own. `pair_features_pandas` alone skips the checks and caches."""
+    cache_dir = Path(cache_dir)
+    log_pq, info_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir), parquet_path(info_csv, INFO_SCHEMA, cache_dir)
+    pairs = pairs[PAIR]
+    key = stable_hash(log_pq.name, info_pq.name, len(pairs), int(pd.util.hash_pandas_object(pairs, index=False).sum()))
+    result = cache_dir / f"pair_features-{key}.parquet"
+    if result.is_file():
+        return pd.read_parquet(result)
+
+    def converted(csv: str | Path, path: Path, schema: LogSchema, what: str, read: Callable) -> pd.DataFrame:
+        if path.is_file():
+            return pd.read_parquet(path)
+        frame = read(csv)
+        _check_values_pandas(frame, schema, Path(csv), what)
+        with atomic_path(path) as tmp:  # the polars side's settings (common.logs), through pyarrow
+            frame.to_parquet(tmp, index=False, compression="snappy", row_group_size=1 << 19, write_statistics=False)
+        return frame
+
+    out = _pair_features_pandas(converted(log_csv, log_pq, LOG_SCHEMA, "user log", read_log_pandas),
+                                converted(info_csv, info_pq, INFO_SCHEMA, "user info", read_info_pandas), pairs)
+    with atomic_path(result) as tmp:
+        out.to_parquet(tmp, index=False)
+    return out
+
+
+def _check_values_pandas(frame: pd.DataFrame, schema: LogSchema, path: Path, what: str) -> None:
+    """What common.logs checks on the polars side: no empty required cell, no unknown code."""
+    for column in frame.columns:
+        problems = [] if column in schema.nullable else [(frame[column].isna(), "is empty")]
+        if column in schema.allowed:
+            problems.append((~frame[column].isin(schema.allowed[column]) & frame[column].notna(), "holds an unknown value"))
+        for bad, text in problems:
+            if bad.any():
+                raise DataError(f"{what} file {path}, line {int(bad.to_numpy().argmax()) + 2}: column {column!r} {text}.")
+
+
+def _pair_features_pandas(log: pd.DataFrame, info: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     log = log.assign(click=log.action_type == 0, cart=log.action_type == 1, buy=log.action_type == 2,
                      fav=log.action_type == 3, d11=log.time_stamp == D11)
     log["d11_buy"] = log.d11 & log.buy

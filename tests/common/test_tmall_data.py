@@ -87,6 +87,11 @@ def test_polars_features_equal_the_pandas_reference(small, features_module, tmp_
     assert list(fast.columns) == list(slow.columns) and len(fast) == len(pairs)
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-6)
     assert fast["um_n"].notna().all() and (fast["um_d11_buy"] >= 1).all()
+    # the benchmark's pandas build (checks and parquet caches around the same features) gives them too, cold and cached
+    for _ in range(2):
+        built = m.build_pair_features_pandas(small / FILES[2], small / FILES[3], pairs.to_pandas(), tmp_path / "pandas")
+        pd.testing.assert_frame_equal(built, slow, check_dtype=False)
+    assert len(list((tmp_path / "pandas").glob("*.parquet"))) == 3  # log, user info, features
 
 
 def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_module, tmp_path):
@@ -153,6 +158,17 @@ def test_bad_log_lines_are_named_and_nothing_is_cached(features_module, tmp_path
         assert part in message, message
     assert not list(cache.glob("user_log*.parquet")) and not list(cache.glob(".*tmp"))
     assert log.read_text().count("\n") == 8  # the input is untouched
+
+
+@pytest.mark.parametrize("bad_line, column", [("3,13,6,8,101.0,0620,4", "action_type"), ("3,13,6,8,101.0,1231,0", "time_stamp")])
+def test_the_pandas_build_checks_the_same_values(features_module, tmp_path, bad_line, column):
+    log = tmp_path / "user_log_format1.csv"
+    log.write_text("\n".join([LOG_HEADER, *GOOD, bad_line, *GOOD]) + "\n")
+    info = tmp_path / "user_info_format1.csv"
+    info.write_text("user_id,age_range,gender\n1,3.0,0.0\n2,,\n3,4.0,1.0\n")
+    with pytest.raises(DataError, match=f"line 5: column '{column}' holds an unknown value"):
+        features_module.build_pair_features_pandas(log, info, pd.DataFrame({"user_id": [1], "merchant_id": [7]}), tmp_path / "c")
+    assert not list((tmp_path / "c").glob("user_log*"))
 
 
 def test_renamed_log_column_is_named(features_module, tmp_path):
