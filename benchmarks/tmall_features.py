@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows_out:
         pandas = (f"{sec(r['pandas_build_s'])} | {r['pandas_build_gb']:.2f} | {r['pandas_build_s'] / r['polars_s']:.1f}x | "
                   f"{sec(r['pandas_s'])} | {r['pandas_gb']:.2f} | {r['pandas_s'] / r['polars_s']:.1f}x | "
-                  f"{r['pandas_s'] / r['direct_s']:.1f}x" if "pandas_s" in r else " | ".join("-" * 7))
+                  f"{r['pandas_s'] / r['direct_s']:.1f}x" if "pandas_s" in r else " | ".join(["-"] * 7))
         print(f"| {r['size']} | {r['log_rows']:,} | {r['csv_gb']:.2f} | {sec(r['scan_s'])} | {sec(r['polars_s'])} | "
               f"{r['polars_gb']:.2f} | {r['polars_s'] / r['scan_s']:.2f}x | {sec(r['rebuild_s'])} | {sec(r['direct_s'])} | {pandas} |")
     print()

@@ -23,7 +23,7 @@ from common.io import atomic_path, cached_digest, stable_hash
 # distinct values) and the file reads back 3x slower; measured on the 55 M-row log, 512 K writes in 1.4 s
 # instead of 3.5 s and reads in 0.4 s instead of 1.5 s. Dictionary encoding does the shrinking; snappy,
 # lz4 and no compression all give ~540 MB, and snappy was no slower than none.
-_PARQUET = dict(compression="snappy", statistics=False, row_group_size=1 << 19)
+PARQUET_OPTIONS = dict(compression="snappy", statistics=False, row_group_size=1 << 19)
 _INT = re.compile(r"-?\d+\Z")
 _UINT = re.compile(r"\d+\Z")
 _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z|-?(nan|NaN|inf)\Z")
@@ -99,7 +99,7 @@ def _write_atomic(frame: pl.DataFrame, out: Path) -> None:
     """Write `out` (named `<name>-<key>.parquet`) and delete the other versions of <name>: a cache holds
     the newest only, since each version of the full Tmall log is half a gigabyte."""
     with atomic_path(out) as tmp:
-        frame.write_parquet(tmp, **_PARQUET)
+        frame.write_parquet(tmp, **PARQUET_OPTIONS)
     name = out.name.rsplit("-", 1)[0]
     for old in out.parent.glob(f"{name}-*.parquet"):
         if old != out and old.name.rsplit("-", 1)[0] == name:

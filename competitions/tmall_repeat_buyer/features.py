@@ -24,7 +24,7 @@ import polars as pl
 from common.errors import DataError
 from common.features import FEATURES
 from common.io import atomic_path, stable_hash
-from common.logs import LogSchema, cached_query, open_log, parquet_path, read_log
+from common.logs import PARQUET_OPTIONS, LogSchema, cached_query, open_log, parquet_path, read_log
 
 ACTIONS = ("click", "cart", "buy", "fav")  # action_type 0..3
 MMDD = [m * 100 + d for m, n in {5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}.items()
@@ -171,26 +171,30 @@ def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs:
     checked and cached as parquet (pandas' to_parquet) under the same digest-keyed name, then the features,
     cached too. Give it a cache folder of its own. `pair_features_pandas` alone skips the checks and caches."""
     cache_dir = Path(cache_dir)
-    log_pq, info_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir), parquet_path(info_csv, INFO_SCHEMA, cache_dir)
+    log_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
+    info_pq = parquet_path(info_csv, INFO_SCHEMA, cache_dir, "user info")
     pairs = pairs[PAIR]
     key = stable_hash(log_pq.name, info_pq.name, len(pairs), int(pd.util.hash_pandas_object(pairs, index=False).sum()))
     result = cache_dir / f"pair_features-{key}.parquet"
     if result.is_file():
         return pd.read_parquet(result)
 
+    def write(frame: pd.DataFrame, path: Path) -> None:  # common.logs' settings, in pyarrow's words
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False, compression=PARQUET_OPTIONS["compression"],
+                             row_group_size=PARQUET_OPTIONS["row_group_size"], write_statistics=PARQUET_OPTIONS["statistics"])
+
     def converted(csv: str | Path, path: Path, schema: LogSchema, what: str, read: Callable) -> pd.DataFrame:
         if path.is_file():
             return pd.read_parquet(path)
         frame = read(csv)
         _check_values_pandas(frame, schema, Path(csv), what)
-        with atomic_path(path) as tmp:  # the polars side's settings (common.logs), through pyarrow
-            frame.to_parquet(tmp, index=False, compression="snappy", row_group_size=1 << 19, write_statistics=False)
+        write(frame, path)
         return frame
 
     out = _pair_features_pandas(converted(log_csv, log_pq, LOG_SCHEMA, "user log", read_log_pandas),
                                 converted(info_csv, info_pq, INFO_SCHEMA, "user info", read_info_pandas), pairs)
-    with atomic_path(result) as tmp:
-        out.to_parquet(tmp, index=False)
+    write(out, result)
     return out
 
 

@@ -135,6 +135,15 @@ LOG_HEADER = "user_id,item_id,cat_id,seller_id,brand_id,time_stamp,action_type"
 GOOD = ["1,10,5,7,100.0,0511,0", "1,11,5,7,,1111,2", "2,12,6,8,101.0,0620,3"]
 
 
+def _files_with(bad_line: str, folder: Path) -> tuple[Path, Path]:
+    """A log with `bad_line` as line 5 between good ones, and a good user-info file."""
+    log = folder / "user_log_format1.csv"
+    log.write_text("\n".join([LOG_HEADER, *GOOD, bad_line, *GOOD]) + "\n")
+    info = folder / "user_info_format1.csv"
+    info.write_text("user_id,age_range,gender\n1,3.0,0.0\n2,,\n3,4.0,1.0\n")
+    return log, info
+
+
 @pytest.mark.parametrize("bad_line, expected", [
     ("3,13,6,8,101.0,0620,0,9", ["line 5", "expected 7 comma-separated fields", "found 8"]),
     ("3,13,6,8,101.0,0620,", ["line 5", "column 'action_type' is empty"]),
@@ -145,10 +154,7 @@ GOOD = ["1,10,5,7,100.0,0511,0", "1,11,5,7,,1111,2", "2,12,6,8,101.0,0620,3"]
 ])
 def test_bad_log_lines_are_named_and_nothing_is_cached(features_module, tmp_path, bad_line, expected):
     m = features_module
-    log = tmp_path / "user_log_format1.csv"
-    log.write_text("\n".join([LOG_HEADER, *GOOD, bad_line, *GOOD]) + "\n")
-    info = tmp_path / "user_info_format1.csv"
-    info.write_text("user_id,age_range,gender\n1,3.0,0.0\n2,,\n3,4.0,1.0\n")
+    log, info = _files_with(bad_line, tmp_path)
     cache = tmp_path / "cache"
     with pytest.raises(DataError) as err:
         m.build_pair_features(log, info, pl.DataFrame({"user_id": [1], "merchant_id": [7]}), cache, log=lambda _: None)
@@ -162,10 +168,7 @@ def test_bad_log_lines_are_named_and_nothing_is_cached(features_module, tmp_path
 
 @pytest.mark.parametrize("bad_line, column", [("3,13,6,8,101.0,0620,4", "action_type"), ("3,13,6,8,101.0,1231,0", "time_stamp")])
 def test_the_pandas_build_checks_the_same_values(features_module, tmp_path, bad_line, column):
-    log = tmp_path / "user_log_format1.csv"
-    log.write_text("\n".join([LOG_HEADER, *GOOD, bad_line, *GOOD]) + "\n")
-    info = tmp_path / "user_info_format1.csv"
-    info.write_text("user_id,age_range,gender\n1,3.0,0.0\n2,,\n3,4.0,1.0\n")
+    log, info = _files_with(bad_line, tmp_path)
     with pytest.raises(DataError, match=f"line 5: column '{column}' holds an unknown value"):
         features_module.build_pair_features_pandas(log, info, pd.DataFrame({"user_id": [1], "merchant_id": [7]}), tmp_path / "c")
     assert not list((tmp_path / "c").glob("user_log*"))
