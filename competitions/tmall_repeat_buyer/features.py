@@ -174,7 +174,8 @@ def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs:
     log_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
     info_pq = parquet_path(info_csv, INFO_SCHEMA, cache_dir, "user info")
     pairs = pairs[PAIR]
-    key = stable_hash(log_pq.name, info_pq.name, len(pairs), int(pd.util.hash_pandas_object(pairs, index=False).sum()))
+    key = stable_hash(log_pq.name, info_pq.name, len(pairs), int(pd.util.hash_pandas_object(pairs, index=False).sum()),
+                      stable_hash(Path(__file__).read_text()))  # the feature code, as in build_pair_features
     result = cache_dir / f"pair_features-{key}.parquet"
     if result.is_file():
         return pd.read_parquet(result)
