@@ -1,13 +1,18 @@
-"""Reading raw tables with clear errors, and writing every artifact atomically (temp file + rename)."""
+"""Reading raw tables with clear errors (missing, undecodable, junk after the last row, repeated column
+names, text or inf in numbers), and writing every artifact atomically (temp file + rename)."""
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
 import hashlib
 import json
 import mmap
 import os
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +153,12 @@ def stable_hash(*parts: Any, length: int = 12) -> str:
 
 
 # ---------------------------------------------------------------- reading tables
+_SAMPLE = 1 << 16  # bytes read to sniff the encoding and to see the file's last line
+_ENCODING_FIX = ("Set data.encoding in config.yaml to the file's encoding (e.g. cp1252, big5, shift_jis; remove it "
+                 "to detect UTF-8/GB18030), "
+                 "or download the file again (a damaged or partial copy).")
+
+
 def read_table(
     path: str | Path,
     sep: str = ",",
@@ -155,11 +166,17 @@ def read_table(
     required: Sequence[str] = (),
     numeric: Sequence[str] | None = None,
     what: str = "table",
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     """Read a delimited text file, stopping with a DataError that names the file and the fix when
-    it is missing, empty, split by another separator, lacks a required column, or holds text in a
-    column that must be numeric (`numeric=None` means every column but those in `required` that are
-    not numbers is allowed to be text; pass a list to check those columns)."""
+    it is missing, empty, not decodable, split by another separator, repeats a column name, ends in
+    junk (an HTML or web-archive tail after the last row), lacks a required column, or holds text in
+    a column that must be numeric (`numeric=None` means every column but those in `required` that
+    are not numbers is allowed to be text; pass a list to check those columns).
+
+    `encoding=None` detects it: UTF-8 (with or without a byte-order mark), else GB18030, the superset
+    of GBK that Tianchi files often use. The encoding used is in `frame.attrs["encoding"]`.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -168,14 +185,19 @@ def read_table(
         )
     if path.stat().st_size == 0:
         raise DataError(f"{what} file {path} is empty (0 bytes). Download it again.")
-    try:
-        frame = pd.read_csv(path, sep=sep)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{what} file {path} has no rows or header. Download it again.") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{what} file {path} could not be parsed with separator {sep!r}: {exc}") from None
+    frame, used = _read_decoded(path, sep, what, encoding)
     if frame.shape[1] == 1:
         _check_separator(path, sep, frame.columns[0], what)
+    header = _read_header(path, sep, used)
+    if header and header[0].lstrip().startswith("<"):
+        raise _html_page(path, sep.join(header), what)
+    _check_duplicates(path, header, what)
+    # pandas reads a short junk line after the table as a row of NaNs: look at the last line, and scan
+    # the whole file only when it does not fit (the common case costs one 64 KB read).
+    if header and _last_line_misfits(path, sep, used, len(header)):
+        problem = _diagnose(path, sep, [used], what)
+        if problem is not None:
+            raise problem
     if frame.empty:
         raise DataError(f"{what} file {path} has a header but no data rows. Download it again.")
     missing = [c for c in required if c not in frame.columns]
@@ -187,7 +209,46 @@ def read_table(
         )
     for column in numeric or ():
         check_numeric(frame, column, path, what)
+    frame.attrs["encoding"] = used
     return frame
+
+
+def check_finite(
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None,
+    path: str | Path,
+    what: str = "table",
+    inf_as_missing: bool = False,
+) -> pd.DataFrame:
+    """Find +/-inf in the float columns among `columns` (None: all). pandas reads 'inf', 'Infinity'
+    and 1e999 as inf, which passes every numeric check and then fails inside the model.
+
+    Raises a DataError naming every such column with its count and the first row; with
+    `inf_as_missing` returns a copy with them replaced by NaN (the frame itself when there are none).
+    """
+    found: dict[Any, np.ndarray] = {}
+    for column in frame.columns if columns is None else columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):  # ints, bools and text cannot hold inf
+            mask = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+            if mask.any():
+                found[column] = mask
+    if not found:
+        return frame
+    if inf_as_missing:
+        frame = frame.copy()
+        for column, mask in found.items():
+            frame[column] = frame[column].mask(mask)
+        return frame
+    row = min(int(np.flatnonzero(mask)[0]) for mask in found.values())
+    at = [c for c, mask in found.items() if mask[row]]
+    counts = ", ".join(f"{c!r} ({int(m.sum())} value{'s' if m.sum() > 1 else ''})" for c, m in found.items())
+    raise DataError(
+        f"{what} file {path}: {len(found)} column(s) hold infinite values (inf or -inf, written e.g. 'inf', "
+        f"'Infinity' or 1e999): {counts}; the first is row {row} (line {row + 2} of the file) in "
+        f"{', '.join(map(repr, at))}. Set data.inf: missing in config.yaml to treat them as missing values, "
+        "or fix the file."
+    )
 
 
 def check_numeric(frame: pd.DataFrame, column: str, path: str | Path, what: str = "table") -> None:
@@ -215,3 +276,210 @@ def _check_separator(path: Path, sep: str, header: str, what: str) -> None:
                 f"{what} file {path} read as a single column with separator {sep!r}, but its header "
                 f"looks {name}-separated. Set data.sep: {candidate!r} in config.yaml."
             )
+
+
+def _read_decoded(path: Path, sep: str, what: str, encoding: str | None) -> tuple[pd.DataFrame, str]:
+    """pandas' C parser on each candidate encoding in turn; the file is scanned line by line only when all fail."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SAMPLE)
+    if encoding:
+        tried = [encoding]
+    elif head.startswith(codecs.BOM_UTF8):
+        tried = ["utf-8-sig"]  # a BOM says UTF-8: a failure is damage, not another encoding
+    else:
+        tried = ["utf-8", "gb18030"]
+    for enc in tried:
+        if not encoding and len(tried) > 1 and not _decodes(head, enc):
+            continue  # a GBK file usually fails in its first rows: skip a full pandas pass bound to fail
+        try:
+            return pd.read_csv(path, sep=sep, encoding=enc), enc
+        except UnicodeDecodeError:
+            continue
+        except LookupError:
+            raise DataError(f"{what} file {path}: {enc!r} is not an encoding Python knows. Set data.encoding in "
+                            "config.yaml to one such as 'utf-8', 'gb18030' (GBK) or 'cp1252', or remove it to "
+                            "detect UTF-8/GB18030.") from None
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{what} file {path} has no rows or header. Download it again.") from None
+        except pd.errors.ParserError as exc:
+            problem = _diagnose(path, sep, [enc], what)
+            raise problem or DataError(f"{what} file {path} could not be parsed with separator {sep!r}: "
+                                       f"{str(exc).strip()}. Check data.sep in config.yaml.") from None
+    problem = _diagnose(path, sep, tried, what)
+    raise problem or DataError(f"{what} file {path} cannot be decoded as {' or '.join(tried)}. {_ENCODING_FIX}")
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=False)  # a sample may end mid-character
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _records(lines: Iterable[str], sep: str) -> Iterator[list[str]]:
+    """Split lines into fields as pandas does: the csv rules for a one-character separator, else a regex."""
+    if len(sep) == 1:
+        return csv.reader(lines, delimiter=sep)
+    pattern = re.compile(sep)
+    return (pattern.split(line.strip()) if line.strip() else [] for line in lines)
+
+
+def _read_header(path: Path, sep: str, encoding: str) -> list[str] | None:
+    """The header's names as written (pandas renames a repeated 'V0' to 'V0.1'); None if unreadable."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        try:
+            return next((r for r in _records(fh, sep) if r), None)
+        except csv.Error:
+            return None
+
+
+def _check_duplicates(path: Path, header: list[str] | None, what: str) -> None:
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(header or (), start=1):
+        if name:  # pandas names empty headers 'Unnamed: N', each unique
+            positions.setdefault(name, []).append(i)
+    repeated = {name: where for name, where in positions.items() if len(where) > 1}
+    if repeated:
+        listed = "; ".join(f"{name!r} at columns {', '.join(map(str, where))}" for name, where in repeated.items())
+        raise DataError(
+            f"{what} file {path}: the header (line 1) repeats column name(s): {listed} (counted from 1). "
+            "pandas would rename the copies (e.g. 'V0' -> 'V0.1'). Rename or delete the repeated columns in "
+            "the file's header so every name is unique, or use the contest's original file."
+        )
+
+
+def _last_line_misfits(path: Path, sep: str, encoding: str, n_fields: int) -> bool:
+    """Whether the last non-blank line starts with '<' (HTML) or has another field count than the header."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - _SAMPLE))
+        lines = [line for line in fh.read().splitlines() if line.strip()]  # \n, \r\n or an old Mac's \r
+    if not lines:
+        return False
+    last = lines[-1].decode(_codec(encoding), errors="replace")
+    try:
+        fields = next(_records([last], sep), [])
+    except csv.Error:
+        return True
+    # A false alarm (the end of a quoted multi-line field) only costs a scan that finds nothing.
+    return last.lstrip().startswith("<") or len(fields) != n_fields
+
+
+def _codec(encoding: str) -> str:
+    """The codec for lines after the first (only the first may start with a byte-order mark)."""
+    return "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+
+
+@dataclass
+class _Scan:
+    """What one pass over a file's lines found; lines are 1-based, offsets 0-based bytes."""
+
+    encoding: str
+    header: str = ""
+    bad_bytes: tuple[int, int, bytes] | None = None  # line, offset, the bytes from the first undecodable one
+    wrong_count: tuple[int, int, str] | None = None  # line, field count, text of the first row of another width
+    junk: tuple[int, str, str] | None = None  # line, why, text where the trailing junk starts
+    n_fields: int = 0
+    n_lines: int = 0
+
+
+def _scan(path: Path, sep: str, encoding: str) -> _Scan:
+    """Decode each line strictly and split it into fields; find the first undecodable byte, the first row
+    whose width differs from the header's, and where junk at the end of the file starts."""
+    scan, codec = _Scan(encoding), _codec(encoding)
+    current = [""]  # the text of the line the parser read last
+
+    def lines() -> Iterator[str]:
+        offset, number = 0, 0
+        with open(path, "rb") as fh:
+            # b"\n" and b"\r" never occur inside a UTF-8 or GB18030 character; pandas also ends lines at a lone \r
+            for raw in (part for chunk in fh for part in chunk.splitlines(keepends=True)):
+                number += 1
+                try:
+                    current[0] = raw.decode(encoding if number == 1 else codec)
+                except UnicodeDecodeError as exc:
+                    if scan.bad_bytes is None:
+                        scan.bad_bytes = (number, offset + exc.start, raw.rstrip(b"\r\n")[exc.start:exc.start + 8])
+                    current[0] = raw.decode(codec, errors="replace")
+                scan.n_lines, offset = number, offset + len(raw)
+                yield current[0]
+
+    # Junk starts at the earliest misfit row from which misfits outnumber rows that fit, to the end:
+    # a tail of HTML may hold a line that happens to fit. `balance` is misfits minus fits so far;
+    # `lows` keeps the misfits where it hit a new low, the only candidates for that earliest row.
+    balance, lows, last_bad, start = 0, [], False, 1
+    records = _records(lines(), sep)
+    while True:
+        try:
+            fields = next(records)
+        except StopIteration:
+            break
+        except csv.Error:  # e.g. an unclosed quote swallowing the rest of the file
+            fields = None
+        text, line = current[0].rstrip("\r\n"), start
+        start = scan.n_lines + 1
+        if fields == []:
+            continue  # pandas skips blank lines
+        if not scan.n_fields:
+            scan.n_fields, scan.header = len(fields or ()), text
+            continue
+        # Undecodable bytes alone do not make junk: a row of the right width is an encoding problem.
+        why = None
+        if fields is None or len(fields) != scan.n_fields:
+            why = f"a line of {_fields(fields)} where the header has {scan.n_fields}"
+            scan.wrong_count = scan.wrong_count or (line, len(fields or ()), text)
+        elif text.lstrip().startswith("<"):
+            why = "a line starting with '<' (HTML)"
+        if why and (not lows or balance < lows[-1][0]):
+            lows.append((balance, line, why, text))
+        balance += 1 if why else -1
+        last_bad = why is not None
+    if last_bad:
+        _, line, why, text = next(low for low in lows if low[0] < balance)
+        scan.junk = (line, why, text)
+    return scan
+
+
+def _fields(fields: list[str] | int | None) -> str:
+    n = fields if isinstance(fields, int) else None if fields is None else len(fields)
+    return "fields that cannot be parsed" if n is None else f"{n} field{'' if n == 1 else 's'}"
+
+
+def _html_page(path: Path, first_line: str, what: str) -> DataError:
+    return DataError(f"{what} file {path} starts with {first_line[:60]!r}: it is a web page (e.g. a login or error "
+                     "page saved by the download), not a table. Download the file again from the contest's data page.")
+
+
+def _lines(n: int) -> str:
+    return f"{n} line{'' if n == 1 else 's'}"
+
+
+def _diagnose(path: Path, sep: str, encodings: list[str], what: str) -> DataError | None:
+    """Scan the file (only after a failed or suspicious read) and describe its first problem, or None."""
+    scans = [_scan(path, sep, enc) for enc in encodings]
+    if scans[0].header.lstrip().startswith("<"):
+        return _html_page(path, scans[0].header, what)
+    for scan in scans:
+        if scan.junk and (scan.bad_bytes is None or scan.bad_bytes[0] >= scan.junk[0]):
+            line, why, text = scan.junk
+            return DataError(
+                f"{what} file {path}: the table ends before line {line}. From there to the end "
+                f"({_lines(scan.n_lines - line + 1)}) the file holds something else, starting with {why}: "
+                f"{text[:80]!r} - e.g. an HTML or web-archive tail saved with the download. Cut the file before line "
+                f"{line} (keep the first {_lines(line - 1)}: head -n {line - 1} {path.name} > fixed{path.suffix}), "
+                "repair those lines, or download it again."
+            )
+    if all(scan.bad_bytes for scan in scans):
+        where = "; ".join(f"{s.encoding} fails at line {s.bad_bytes[0]}, byte offset {s.bad_bytes[1]} "
+                          f"(bytes {s.bad_bytes[2].hex(' ')})" for s in scans)
+        names = " or ".join(f"{enc} (GBK)" if codecs.lookup(enc).name == "gb18030" else enc for enc in encodings)
+        return DataError(f"{what} file {path} is not {names} text: {where}. {_ENCODING_FIX}")
+    for scan in scans:
+        if scan.wrong_count:
+            line, count, text = scan.wrong_count
+            return DataError(
+                f"{what} file {path}, line {line}: {_fields(count)} where the header has {scan.n_fields} "
+                f"(separator {sep!r}): {text[:80]!r}. Repair or delete that line, or check data.sep in config.yaml."
+            )
+    return None
+
