@@ -1,4 +1,6 @@
 """Bake the cookiecutter template into a temporary folder, check it, and run what it generates."""
+import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import yaml
 from cookiecutter.main import cookiecutter
 
 from common.config import load_config
+from common.metrics import TASKS, metrics_for
 from tests.conftest import REPO, classification_frames, run_script
 
 EXPECTED_FILES = {
@@ -66,13 +69,58 @@ def test_interactive_answers(tmp_path, isolated_home):
     assert config.competition.platform == "tianchi" and config.competition.kaggle_slug is None
 
 
-def test_hook_refuses_a_metric_that_does_not_suit_the_task(tmp_path, isolated_home):
+@pytest.mark.parametrize("source", ["templates", "."])
+@pytest.mark.parametrize("answers,message", [
+    (["task=regression", "metric=auc"], "metric 'auc' does not suit task 'regression'; choose one of "
+                                        "['mae', 'mse', 'qwk', 'r2', 'rmse', 'rmsle']"),
+    (["task=binary", "metric=rmsle"], "metric 'rmsle' does not suit task 'binary'"),
+    (["competition_slug=9lives"], "competition_slug '9lives' must be lower-case letters"),
+])
+def test_a_refused_bake_says_why_in_one_line_and_writes_nothing(tmp_path, isolated_home, source, answers, message):
     out = tmp_path / "out"
-    result = subprocess.run([COOKIECUTTER, "templates", "--no-input", "-o", str(out), "task=regression", "metric=auc"],
+    result = subprocess.run([COOKIECUTTER, source, "--no-input", "-o", str(out), *answers],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "metric 'auc' does not suit task 'regression'" in result.stderr + result.stdout
+    output = result.stderr + result.stdout
+    assert message in output and "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1, output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_refused_bake_raises_for_python_callers(tmp_path, isolated_home):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="metric 'f1' does not suit task 'multiclass'"):
+        _bake(out, task="multiclass", metric="f1")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def _template_checks():
+    """templates/compkit_checks.py, loaded by path as cookiecutter does (it is not part of compkit)."""
+    spec = importlib.util.spec_from_file_location("compkit_checks_under_test", REPO / "templates" / "compkit_checks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_template_offers_the_registry_metrics_per_task():
+    assert _template_checks().TASK_METRICS == {task: set(metrics_for(task)) for task in TASKS}
+    prompt = json.loads((REPO / "templates" / "cookiecutter.json").read_text())["__prompts__"]["metric"]
+    listed = {task: set(names.split(", ")) for task, names in re.findall(r"(\w+): ([\w, ]+?)(?: \||\))", prompt)}
+    assert listed == {task: set(metrics_for(task)) for task in TASKS}
+
+
+@pytest.mark.parametrize("task,metric", [(task, metric) for task in TASKS for metric in metrics_for(task)])
+def test_every_metric_that_suits_the_task_bakes(tmp_path, isolated_home, task, metric):
+    root = _bake(tmp_path, competition_name="Any", task=task, metric=metric)
+    config = load_config(root / "config.yaml")
+    assert (config.competition.task, config.competition.metric) == (task, metric)
+
+
+def test_the_repo_root_is_the_same_template():
+    """`cookiecutter <repo>` reads the root; its entries link to templates/, so the prompts live in one place."""
+    for name in ("cookiecutter.json", "compkit_checks.py", "{{cookiecutter.competition_slug}}"):
+        root, template = REPO / name, REPO / "templates" / name
+        assert root.resolve() == template.resolve(), f"{name} at the repo root must be a link to templates/{name}"
 
 
 def _shrink(config_path: Path) -> None:

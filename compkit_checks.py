@@ -1,0 +1,1 @@
+templates/compkit_checks.py
