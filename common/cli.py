@@ -1,4 +1,4 @@
-"""Command line: `compkit run|demo|generate|list|submit|leaderboard|submissions`, and the stage wrapper."""
+"""Command line: `compkit run|demo|generate|runs|list|submit|leaderboard|submissions`, and the stage wrapper."""
 from __future__ import annotations
 
 import argparse
@@ -11,14 +11,18 @@ from common.errors import KitError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_stage(main: Callable, script: str, doc: str | None, options: list[tuple[str, dict]] = ()) -> None:
-    """Parse a stage script's arguments, load its contest, call `main(contest, args)`.
+def run_stage(main: Callable, script: str, doc: str | None = None, options: list[tuple[str, dict]] | None = None) -> None:
+    """Parse a stage script's arguments, load its contest, call `main(contest, args)` (a common.stages
+    function, or the script's own); `doc` and `options` default to that stage's.
 
     A KitError (bad config, bad data, refused blend) ends the stage with its message and exit code 2
     instead of a traceback; outputs of earlier stages are untouched.
     """
     from common.contest import Contest
+    from common.stages import OPTIONS
 
+    doc = doc or main.__doc__
+    options = OPTIONS.get(main, []) if options is None else options
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
     parser.add_argument("--contest", type=Path, default=Path(script).resolve().parents[1],
                         help="contest folder (default: the folder this script belongs to)")
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                      help="generator parameters, e.g. --set n_users=0 n_rows=54925330 (values read as YAML)")
+    runs = sub.add_parser("runs", help="list a contest's runs: current (features, target, folds) or of another key")
+    runs.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
+    runs.add_argument("--prune", action="store_true", help="delete the runs of another key")
     lst = sub.add_parser("list", help="list registered models, metrics, features, ensemblers")
     lst.add_argument("pattern", nargs="?", default="*")
     sbm = sub.add_parser("submit", help="validate a submission, then upload it (Kaggle) or package it (Tianchi)")
@@ -67,6 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command in ("submit", "leaderboard", "submissions"):
         _submission_command(args)
+        return
+    if args.command == "runs":
+        _runs(args.contest, args.prune)
         return
 
     if args.command == "run":
@@ -106,6 +116,18 @@ def _demo(contest_dir: Path) -> None:
     run_stages(contest_dir)
 
 
+def _runs(contest_dir: Path, prune: bool) -> None:
+    from common.contest import Contest
+    from common.pipeline import prune_runs
+
+    try:
+        contest = Contest.load(contest_dir)
+        prune_runs(contest, contest.features(log=lambda _: None), contest.folds(), delete=prune)
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _submission_command(args: argparse.Namespace) -> None:
     from common.contest import Contest
     from common.submit import KaggleCLIError, fetch_leaderboard, show_submissions, submission_log, submit
@@ -140,9 +162,10 @@ def _list(pattern: str) -> None:
     from common.features import FEATURES
     from common.metrics import METRICS
     from common.models import MODELS
+    from common.target import TARGET_TRANSFORMS
     from common.train import TRAIN_FILTERS
 
-    for registry in (MODELS, METRICS, FEATURES, ENSEMBLERS, TRAIN_FILTERS):
+    for registry in (MODELS, METRICS, FEATURES, ENSEMBLERS, TRAIN_FILTERS, TARGET_TRANSFORMS):
         print(f"{registry.kind}s: {', '.join(registry.list(pattern))}")
 
 

@@ -56,8 +56,14 @@ class DataSection(_Frozen):
     sep: str = ","
     id_column: str | list[str] | None = None  # a list for a composite key, e.g. [user_id, merchant_id]
     target: str
-    categorical: list[str] = Field(default_factory=list)
-    sample_submission: str | None = None
+    # Column roles are inferred (stage 01 lists them); override any: {column: numeric|categorical|text|date|drop}.
+    roles: dict[str, Literal["numeric", "categorical", "text", "date", "drop"]] = Field(default_factory=dict)
+    categorical: list[str] = Field(default_factory=list)  # shorthand for roles {column: categorical}
+    # How the regression target is modelled: fitted per fold, inverted before scoring and submitting.
+    target_transform: Literal["log1p", "box-cox", "yeo-johnson", "standardize"] | None = None
+    encoding: str | None = None  # of the raw files; detected (UTF-8, then GB18030/GBK) when not given
+    inf: Literal["error", "missing"] = "error"  # +/-inf in a feature: stop at stage 01, or read as missing
+    sample_submission: str | None = None  # used when the file exists: columns, ids, order and value type
     extra: dict[str, str] = Field(default_factory=dict)
     # What one example is; load_raw and the EDA report dispatch on it.
     #   tabular: a row of numeric/categorical columns (the default).
@@ -78,6 +84,10 @@ class DataSection(_Frozen):
         if self.modality != "image" and (self.image_dir or self.test_image_dir):
             raise ValueError("data.image_dir / data.test_image_dir need data.modality: image")
         return self
+
+    @property
+    def role_overrides(self) -> dict[str, str]:
+        return {**{c: "categorical" for c in self.categorical}, **self.roles}
 
     @property
     def id_columns(self) -> list[str]:
@@ -137,6 +147,10 @@ class EnsembleSection(_Frozen):
 
 class SubmissionSection(_Frozen):
     format: Literal["csv", "lines"] = "csv"
+    # What the file holds: class probabilities, labels (binary: threshold chosen on the OOF predictions for
+    # the metric; multiclass: argmax; both in the train file's own label values) or values. `auto`: from
+    # the metric (probabilities for auc/logloss, labels for accuracy/f1/mcc/qwk, values for regression).
+    kind: Literal["auto", "probability", "label", "value"] = "auto"
     file_name: str = "submission.csv"
     columns: list[str] | None = None
     float_format: str | None = None

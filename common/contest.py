@@ -17,8 +17,9 @@ from common.config import Config, load_config
 from common.errors import ConfigError, DataError, FoldMismatchError
 from common.features import FeatureContext, FeatureSet, build_features
 from common.folds import Folds, load_folds, make_folds, save_folds
-from common.io import cached_digest, file_digest, read_table, stable_hash
+from common.io import cached_digest, check_finite, file_digest, read_table, stable_hash
 from common.metrics import Metric, get_metric
+from common.roles import ColumnRole, apply_roles, infer_roles
 from common.store import RunStore
 
 
@@ -58,7 +59,9 @@ class Contest:
 
     @property
     def folds_dir(self) -> Path:
-        return self.root / "folds"
+        """Folds live under the digest of the data they were made for: new raw files (the real ones after
+        the demo's) get new folds instead of a refusal, and runs on the old ones are left out."""
+        return self.root / "folds" / self.data_digest[:12]
 
     @cached_property
     def store(self) -> RunStore:
@@ -89,17 +92,37 @@ class Contest:
         d = self.config.data
         return stable_hash(*(file_digest(self.path(p)) for p in (d.train, d.test) if self.path(p).is_file()))
 
-    def load_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Train and test frames, checked: files, columns, numeric values, ids, target."""
+    def load_raw(self, typed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Train and test frames, checked: files, encoding, columns, ids, target, infinities; with
+        `typed`, converted by the column roles (common.roles): every later stage reads these."""
         d = self.config.data
         if d.modality == "image":  # label JSONs + image folders: one row per image (common.images)
             from common.images import load_image_tables
 
             return load_image_tables(self)
+        train, test = self._read_raw()
+        if not typed:
+            return train, test
+        train, test = apply_roles(train, test, self.roles(train, test), (self.path(d.train), self.path(d.test)))
+        return train, test
+
+    def roles(self, train: pd.DataFrame | None = None, test: pd.DataFrame | None = None) -> dict[str, ColumnRole]:
+        """Every raw column's role: inferred from the data, overridden by data.roles / data.categorical."""
+        d = self.config.data
+        if train is None or test is None:
+            train, test = self._read_raw()
+        overrides = d.role_overrides
+        if d.text_column:
+            overrides.setdefault(d.text_column, "text")
+        return infer_roles(train, test, target=d.target, id_columns=d.id_columns, overrides=overrides)
+
+    def _read_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        d = self.config.data
         id_cols = d.id_columns
-        text = [d.text_column] if d.text_column else []  # documents: required, never numeric-checked
-        train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target, *text], what="train")
-        test = read_table(self.path(d.test), d.sep, required=[*id_cols, *text], what="test")
+        text = [d.text_column] if d.text_column else []  # documents: required
+        train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target, *text], what="train",
+                           encoding=d.encoding)
+        test = read_table(self.path(d.test), d.sep, required=[*id_cols, *text], what="test", encoding=d.encoding)
         # Tianchi test files may carry the empty prediction column to fill in (Tmall's `prob`):
         # when it is the submission's value column and holds nothing, it is not data.
         placeholder = (self.config.submission.columns or [None])[-1]
@@ -114,33 +137,40 @@ class Contest:
                 + (f"missing {missing[:10]}; " if missing else "") + (f"unexpected {extra[:10]}; " if extra else "")
                 + "use the contest's original files, or drop those columns in a feature step."
             )
-        for frame, name in ((train, d.train), (test, d.test)):
-            for column in frame.columns:
-                if column not in d.categorical and column not in id_cols and column not in text:
-                    from common.io import check_numeric
-
-                    check_numeric(frame, column, self.path(name), "train" if name == d.train else "test")
+        checked = []
+        for frame, name, what in ((train, d.train, "train"), (test, d.test, "test")):
+            numeric = [c for c in frame.columns if c != d.target and pd.api.types.is_numeric_dtype(frame[c])]
+            frame = check_finite(frame, numeric, self.path(name), what, inf_as_missing=d.inf == "missing")
             if id_cols:
                 _check_unique(frame, id_cols, self.path(name))
+            checked.append(frame)
+        train, test = checked
         if train[d.target].isna().any():
-            row = int(np.flatnonzero(train[d.target].isna().to_numpy())[0])
-            raise DataError(f"train file {self.path(d.train)}: target {d.target!r} is empty at row {row} "
-                            f"(line {row + 2}). Remove unlabeled rows or fill the target.")
+            rows = np.flatnonzero(train[d.target].isna().to_numpy())
+            raise DataError(f"train file {self.path(d.train)}: target {d.target!r} is empty at {len(rows)} row(s), "
+                            f"the first at row {rows[0]} (line {rows[0] + 2}). Remove the unlabeled rows or fill "
+                            "the target.")
+        if self.task == "regression" and not pd.api.types.is_numeric_dtype(train[d.target]):
+            values = pd.to_numeric(train[d.target], errors="coerce")
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DataError(f"train file {self.path(d.train)}: the regression target {d.target!r} holds "
+                            f"{train[d.target].iloc[row]!r} at row {row} (line {row + 2}), not a number. Fix the "
+                            "value, or set competition.task to binary/multiclass if the target is a class.")
         return train, test
 
     # ---- folds
     def folds(self, train: pd.DataFrame | None = None) -> Folds:
-        """Saved folds, made and saved on first use. Refuses folds made on other data."""
+        """Saved folds for this data, made and saved on first use. Refuses folds made on other data."""
         saved = load_folds(self.folds_dir)
         if saved is not None:
             if saved.data_digest != self.data_digest:
                 raise FoldMismatchError(
-                    f"{self.folds_dir} holds folds made for other data (the raw train/test files changed). "
-                    f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be ignored."
+                    f"{self.folds_dir} holds folds made for other data (their digest differs from the raw files'). "
+                    f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be left out."
                 )
             return saved
         if train is None:
-            train, _ = self.load_raw()
+            train, _ = self._read_raw()
         f = self.config.folds
         column = lambda name: train[name].to_numpy() if name else None  # noqa: E731
         folds = make_folds(len(train), f.scheme, f.n_splits, f.seed, y=train[self.config.data.target].to_numpy(),
@@ -154,13 +184,23 @@ class Contest:
         train, test = self.load_raw()
         folds = self.folds(train)
         d = self.config.data
-        ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root)
+        ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality)
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
         # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
         extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
         steps = list(self.config.features) if steps is None else steps
+        # the roles decide the typed frames, so their overrides are part of the key
         return build_features(train, test, steps, ctx, self.cache_dir / "features",
-                              stable_hash(self.data_digest, folds.hash, *extra), log=log)
+                              stable_hash(self.data_digest, folds.hash, d.role_overrides, d.inf, d.target, *extra),
+                              log=log)
+
+    def run_key(self, features: FeatureSet, folds: Folds) -> str:
+        """What a run's predictions depend on besides the model: features, target definition, folds.
+
+        Stages 05-07 use only runs of the current key, so a changed target, transform or feature
+        never gets blended with runs made before the change."""
+        d = self.config.data
+        return stable_hash(features.key, d.target, d.target_transform, self.task, features.classes, folds.hash)
 
     def n_classes(self, y: np.ndarray) -> int | None:
         if self.task != "multiclass":

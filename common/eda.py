@@ -146,7 +146,9 @@ def target_relation(train: pd.DataFrame, numeric: list[str], target: str, task: 
     """|Spearman correlation| with the target (regression, binary) or the ANOVA F (multiclass)."""
     if not numeric:
         return pd.DataFrame(columns=["feature", "score"])
-    y = train[target]
+    from common.features import encode_target
+
+    y = pd.Series(encode_target(train[target], task)[0], index=train.index)  # class labels may be strings
     if task == "multiclass":
         from sklearn.feature_selection import f_classif
 

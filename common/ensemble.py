@@ -64,6 +64,15 @@ class _WeightedBase(Ensembler):
     def predict(self, P):
         return np.tensordot(P, self.weights_, axes=([1], [0]))
 
+    def objective(self):
+        """What the weights are fitted for: the metric, or log-loss when the metric scores labels (a
+        thresholded accuracy is flat almost everywhere, so weights fitted on it never move)."""
+        if self.metric.needs == "label" and self.task != "regression":
+            from common.metrics import get_metric
+
+            return get_metric("logloss")
+        return self.metric
+
 
 @ENSEMBLERS.register("weighted")
 class WeightedBlend(_WeightedBase):
@@ -71,7 +80,8 @@ class WeightedBlend(_WeightedBase):
 
     def fit(self, P, y):
         m = P.shape[1]
-        loss = lambda w: -self.metric.sign() * self.metric(y, np.tensordot(P, w, axes=([1], [0])))  # noqa: E731
+        metric = self.objective()
+        loss = lambda w: -metric.sign() * metric(y, np.tensordot(P, w, axes=([1], [0])))  # noqa: E731
         res = minimize(loss, np.full(m, 1 / m), method="SLSQP", bounds=[(0, 1)] * m,
                        constraints={"type": "eq", "fun": lambda w: w.sum() - 1}, options={"maxiter": 200})
         w = np.clip(res.x, 0, None)
@@ -92,16 +102,17 @@ class HillClimb(_WeightedBase):
 
     def fit(self, P, y):
         m = P.shape[1]
-        singles = [self.metric(y, P[:, j]) for j in range(m)]
-        best = max(range(m), key=lambda j: self.metric.sign() * singles[j])
+        metric = self.objective()
+        singles = [metric(y, P[:, j]) for j in range(m)]
+        best = max(range(m), key=lambda j: metric.sign() * singles[j])
         counts = np.zeros(m)
         counts[best] = 1
         current, score = P[:, best].copy(), singles[best]
         for step in range(1, self.iterations):
             trials = [(current * step + P[:, j]) / (step + 1) for j in range(m)]
-            scores = [self.metric(y, t) for t in trials]
-            j = max(range(m), key=lambda i: self.metric.sign() * scores[i])
-            if self.metric.sign() * (scores[j] - score) <= self.tolerance:
+            scores = [metric(y, t) for t in trials]
+            j = max(range(m), key=lambda i: metric.sign() * scores[i])
+            if metric.sign() * (scores[j] - score) <= self.tolerance:
                 break
             counts[j] += 1
             current, score = trials[j], scores[j]

@@ -34,17 +34,32 @@ class FeatureContext:
     folds: Folds
     seed: int
     root: Path
+    modality: str = "tabular"
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
         return [c for c in frame.columns if c != self.target and c not in self.id_columns]
 
+    def numeric_columns(self, frame: pd.DataFrame) -> list[str]:
+        return [c for c in self.feature_columns(frame) if pd.api.types.is_numeric_dtype(frame[c])]
+
+    def categorical_columns(self, frame: pd.DataFrame) -> list[str]:
+        return [c for c in self.feature_columns(frame) if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+
 
 @dataclass(frozen=True)
 class FeatureSet:
+    """Model inputs: numbers, categories (pandas category dtype) and text; y encoded for classification
+    (0..k-1, `classes` holds the original label of each code)."""
+
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
     key: str
+    classes: tuple | None = None
+
+    def labels(self, codes: np.ndarray) -> np.ndarray:
+        """Class codes back to the train file's own label values (strings included)."""
+        return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=int)] if self.classes else np.asarray(codes)
 
 
 def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ctx: FeatureContext,
@@ -71,7 +86,7 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ct
         log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
             + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else ""))
     write_json(Path(cache_dir) / "latest.json", {"key": key})
-    return _split(train, test, ctx, key)
+    return _split(train, test, ctx, key, log)
 
 
 def latest_key(cache_dir: Path) -> str | None:
@@ -79,19 +94,39 @@ def latest_key(cache_dir: Path) -> str | None:
     return read_json(path)["key"] if path.is_file() else None
 
 
-def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: str) -> FeatureSet:
+def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: str,
+           log: Callable[[str], None] = print) -> FeatureSet:
+    from common.roles import apply_roles, infer_roles
+
     columns = ctx.feature_columns(train)
     missing = [c for c in columns if c not in test.columns]
     if missing:
         raise DataError(f"feature columns {missing[:10]} exist in train but not in test; a feature step must "
                         "produce the same columns for both frames.")
     X, X_test = train[columns], test[columns]
-    for frame, what in ((X, "train"), (X_test, "test")):
-        bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype))]
-        if bad:
-            raise DataError(f"{what} feature columns {bad[:10]} are not numeric; encode them in a feature step "
-                            "(or list them under data.categorical and use a model that takes categories).")
-    return FeatureSet(X, train[ctx.target].to_numpy(), X_test, key)
+    # Columns a feature step made as strings get a role like raw ones (usually categorical).
+    untyped = [c for c in columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
+                                          or isinstance(X[c].dtype, pd.CategoricalDtype))]
+    if untyped:
+        roles = infer_roles(X[untyped], X_test[untyped], target=None, id_columns=[])
+        text = [c for c, r in roles.items() if r.role == "text"]
+        roles = {c: r for c, r in roles.items() if c not in text}  # text stays text: models that read it get it
+        X, X_test = apply_roles(X, X_test, roles)
+        if ctx.modality == "tabular" and text:
+            log(f"  text column(s) {text} are not used by the tabular models; turn them into features in "
+                "features.py (lengths, keywords) or set their role to categorical in data.roles")
+            X, X_test = X.drop(columns=text), X_test.drop(columns=text)
+    y, classes = encode_target(train[ctx.target], ctx.task)
+    return FeatureSet(X, y, X_test, key, classes)
+
+
+def encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple | None]:
+    """Regression: floats. Classification: codes 0..k-1 of the sorted labels, and the labels."""
+    if task == "regression":
+        return pd.to_numeric(y).to_numpy(dtype=float), None
+    classes, codes = np.unique(y.to_numpy(dtype=object if not pd.api.types.is_numeric_dtype(y) else y.dtype),
+                               return_inverse=True)
+    return codes.astype(np.int64), tuple(v.item() if isinstance(v, np.generic) else v for v in classes)
 
 
 def _source(fn: Any) -> str:
@@ -111,15 +146,15 @@ def drop_columns(train, test, ctx, columns: list[str]):
 @FEATURES.register("drop_shifted")
 def drop_shifted(train, test, ctx, threshold: float = 0.2, keep: list[str] | None = None):
     """Drop features whose train and test distributions differ: KS statistic above `threshold`."""
-    table = ks_table(train, test, [c for c in ctx.feature_columns(train) if c not in (keep or [])])
+    table = ks_table(train, test, [c for c in ctx.numeric_columns(train) if c not in (keep or [])])
     shifted = table.loc[table["ks"] > threshold, "feature"].tolist()
     return train.drop(columns=shifted), test.drop(columns=shifted)
 
 
 @FEATURES.register("scale")
 def scale(train, test, ctx, method: str = "minmax"):
-    """Min-max or standard scaling of every feature, fitted on train and test together."""
-    cols = ctx.feature_columns(train)
+    """Min-max or standard scaling of every numeric feature, fitted on train and test together."""
+    cols = ctx.numeric_columns(train)
     both = pd.concat([train[cols], test[cols]])
     if method == "minmax":
         lo, span = both.min(), (both.max() - both.min()).replace(0, 1)
@@ -137,7 +172,7 @@ def power_transform(train, test, ctx, method: str = "box-cox", columns: list[str
     """Box-Cox (after shifting each column to start at 1) or Yeo-Johnson, then standardise."""
     from sklearn.preprocessing import PowerTransformer
 
-    cols = columns or ctx.feature_columns(train)
+    cols = columns or ctx.numeric_columns(train)
     both = pd.concat([train[cols], test[cols]])
     shift = 1 - both.min() if method == "box-cox" else 0
     pt = PowerTransformer(method=method, standardize=True).fit(both + shift)
@@ -149,7 +184,7 @@ def power_transform(train, test, ctx, method: str = "box-cox", columns: list[str
 def oof_target_encoding(train, test, ctx, columns: list[str], smoothing: float = 20.0):
     """Smoothed mean target per value of each column, as `te_<column>`: out-of-fold on train (the contest's
     folds, so no row sees its own label), fitted on all of train for test. Unseen values get the prior."""
-    y = train[ctx.target].astype(float)
+    y = pd.Series(encode_target(train[ctx.target], ctx.task)[0].astype(float), index=train.index)
 
     def encode(keys_fit, y_fit, keys_apply):
         prior = y_fit.mean()
@@ -169,8 +204,8 @@ def oof_target_encoding(train, test, ctx, columns: list[str], smoothing: float =
 
 @FEATURES.register("fillna")
 def fillna(train, test, ctx, value: float | str = "median"):
-    """Fill missing feature values with a constant or the train median."""
-    cols = ctx.feature_columns(train)
+    """Fill missing numeric feature values with a constant or the train median."""
+    cols = ctx.numeric_columns(train)
     fill = (train[cols].median() if value == "median" else pd.Series(value, index=cols)).to_dict()
     return train.fillna(fill), test.fillna(fill)
 
@@ -204,3 +239,6 @@ def select_features(train, test, ctx, path: str = SELECTED_FEATURES):
 
 
 select_features.cache_token = lambda ctx, path=SELECTED_FEATURES: stable_hash(_selected(ctx, path))
+
+
+from common import encoders as _encoders  # noqa: E402,F401  (registers the categorical encoder steps)

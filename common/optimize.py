@@ -19,6 +19,7 @@ from common.errors import ConfigError, did_you_mean
 from common.folds import Folds
 from common.io import stable_hash
 from common.metrics import Metric
+from common.progress import progress as progress_bar
 from common.train import CVResult, fit_oof
 
 # {param: {type: float|int|categorical, low, high, log, choices}}
@@ -132,7 +133,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
            storage: str, study_name: str, n_trials: int, timeout_s: float | None = None, seed: int = 0,
            space: dict | None = None, n_classes: int | None = None, train_filter: Any = None,
            warmup_folds: int = 1, progress: bool = True, start: dict[str, Any] | None = None,
-           clock: Any = time.monotonic) -> Search:
+           clock: Any = time.monotonic, target_transform: str | None = None) -> Search:
     """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes.
 
     The time budget is checked after every fold, not only between trials (one LightGBM trial can take
@@ -187,7 +188,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
                 raise optuna.TrialPruned(f"time budget of {timeout_s:g} s spent after fold {fold}")
 
         result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, folds, metric, task, seed,
-                         n_classes, train_filter, on_fold=report, progress=progress)
+                         n_classes, train_filter, on_fold=report, progress=progress, target_transform=target_transform)
         if not best or metric.is_better(result.score, best[0][1].score):
             best[:] = [(trial.number, result)]
         return result.score
@@ -195,8 +196,15 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     done = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
     remaining = max(n_trials - done, 0)
     if remaining:
-        study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=progress,
-                       callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED))])
+        # Our bar, not Optuna's: Optuna's tqdm floods a redirected log with carriage-return redraws.
+        with progress_bar(total=remaining, desc=f"{spec.name} search", enabled=progress) as bar:
+            def tick(study, trial) -> None:
+                bar.update()
+                if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                    bar.set_postfix(best=study.best_value)
+
+            study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=False,
+                           callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)), tick])
     mine = bool(best) and study.best_trial.number == best[0][0]  # best holds a finished trial, so best_trial exists
     return Search(study, best[0][1] if mine else None)
 

@@ -10,12 +10,12 @@ import pandas as pd
 
 from common.config import Component
 from common.contest import Contest
-from common.errors import KitError
+from common.errors import FoldMismatchError, KitError
 from common.features import FeatureSet
 from common.folds import Folds
 from common.io import save_figure, write_csv
 from common.report import pyplot
-from common.store import Run, check_same_folds, run_id_for
+from common.store import Run, run_id_for
 from common.train import CVResult, fit_oof
 
 STAGES = ("01_understanding", "02_eda", "03_features", "04_train", "05_validate", "06_optimize", "07_ensemble")
@@ -30,41 +30,63 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
     """
     cfg = contest.config
     flt = cfg.train.filter
-    run_id = run_id_for(spec.run_label, spec.name, spec.params, fs.key, folds.hash, cfg.seed,
-                        flt.model_dump() if flt else None)
+    key = contest.run_key(fs, folds)
+    transform = cfg.data.target_transform
+    run_id = run_id_for(spec.run_label, spec.name, spec.params, key, cfg.seed, flt.model_dump() if flt else None)
     if contest.store.exists(run_id) and not force:
         return contest.store.load(run_id), True
     n_classes = contest.n_classes(fs.y)
     if result is None:
         result = fit_oof(spec, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, cfg.seed, n_classes,
-                         flt, workdir=contest.store.workdir(run_id))
+                         flt, workdir=contest.store.workdir(run_id), target_transform=transform)
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
-            "fold_hash": folds.hash, "feature_key": fs.key, "n_features": int(fs.X.shape[1]),
-            "features": list(map(str, fs.X.columns)), "n_classes": n_classes}
+            "fold_hash": folds.hash, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,
+            "target_transform": transform, "classes": list(fs.classes) if fs.classes else None,
+            "n_features": int(fs.X.shape[1]), "features": list(map(str, fs.X.columns)), "n_classes": n_classes}
     return contest.store.save(run_id, result, meta), False
 
 
-def current_runs(contest: Contest, folds: Folds, patterns: list[str] | None = None) -> list[Run]:
-    """The runs the ensemble uses: those matching the config's patterns, all on the current folds.
+def current_runs(contest: Contest, fs: FeatureSet, folds: Folds, patterns: list[str] | None = None,
+                 out=print) -> list[Run]:
+    """The runs stages 05-07 use: those matching the config's patterns, all of the current run key
+    (features, target definition and transform, folds).
 
-    With the default pattern, runs on older folds are skipped; runs picked by explicit patterns
-    must share one fold hash, or the blend is refused.
+    With the default pattern, runs of another key are left out with a message saying how many and how
+    to remove them; runs picked by explicit patterns must all be of the current key, or the blend is refused.
     """
     patterns = patterns or list(contest.config.ensemble.runs)
+    key = contest.run_key(fs, folds)
     runs = contest.store.runs(patterns)
-    if patterns == ["*"]:
-        stale = [r for r in runs if r.fold_hash != folds.hash]
-        if stale:
-            print(f"skipping {len(stale)} run(s) made on other folds: {', '.join(r.run_id for r in stale)}")
-        runs = [r for r in runs if r.fold_hash == folds.hash]
-    check_same_folds(runs)
-    if runs and runs[0].fold_hash != folds.hash:
-        raise KitError(f"the selected runs use folds {runs[0].fold_hash}, but the contest's folds are {folds.hash}; "
-                       "retrain them with stage 04.")
+    stale = [r for r in runs if r.key != key or r.fold_hash != folds.hash]
+    if stale and patterns == ["*"]:
+        out(f"left out {len(stale)} run(s) made for other features, target or folds "
+            f"({', '.join(r.run_id for r in stale[:6])}{' ...' if len(stale) > 6 else ''}); "
+            f"`compkit runs {contest.root} --prune` deletes them")
+        runs = [r for r in runs if r not in stale]
+    elif stale:
+        listing = "\n".join(f"  {r.run_id}: {r.fold_hash}{'  (other features or target)' if r.key != key else ''}"
+                             f"{'' if r in stale else '  (current)'}" for r in runs)
+        raise FoldMismatchError(
+            f"ensemble.runs picks runs made on different folds, features or target (run: fold hash; the current "
+            f"folds are {folds.hash}):\n{listing}\nRetrain the others with stage 04, narrow ensemble.runs, or "
+            f"delete them: compkit runs {contest.root} --prune")
     if not runs:
-        raise KitError(f"no runs on the current folds ({folds.hash}) in {contest.store.root}: run stage 04 first.")
+        raise KitError(f"no runs for the current features, target and folds in {contest.store.root}: run stage 04 first.")
     return runs
+
+
+def prune_runs(contest: Contest, fs: FeatureSet, folds: Folds, delete: bool = False, out=print) -> list[Run]:
+    """List every run with whether it is of the current key; with `delete`, remove the others."""
+    key = contest.run_key(fs, folds)
+    runs = contest.store.runs()
+    stale = [r for r in runs if r.key != key or r.fold_hash != folds.hash]
+    for r in runs:
+        out(f"{r.run_id:<32} {r.meta.get('metric', '')} {r.score:.5f}  {'other key' if r in stale else 'current'}")
+    for r in stale if delete else ():
+        contest.store.remove(r)
+    out(f"{len(runs) - len(stale)} current, {len(stale)} of another key" + (" (deleted)" if delete and stale else ""))
+    return stale
 
 
 def plot_comparison(table: pd.DataFrame, metric_name: str, greater_is_better: bool):

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from common.config import Component
 from common.errors import ConfigError
@@ -35,6 +34,7 @@ from common.folds import Folds
 from common.io import read_json, save_figure, stable_hash, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
+from common.progress import progress as progress_bar
 from common.report import pyplot
 from common.train import fit_fold, fit_oof, take
 
@@ -76,8 +76,8 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
     samples: list[np.ndarray] = []  # permutation: drops (folds*repeats, n_cols); null: null gains
     real: list[np.ndarray] = []  # null: the real fits' gains, one row per fold
     oof, fold_scores = None, []
-    for k, (tr, va) in enumerate(tqdm(list(folds.splits()), desc=f"{method} importance folds", leave=False,
-                                      disable=None if progress else True)):
+    for k, (tr, va) in enumerate(progress_bar(list(folds.splits()), desc=f"{method} importance folds", leave=False,
+                                              enabled=progress)):
         fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter)
         if oof is None:
             oof = np.full((len(y), *fit.pred.shape[1:]), np.nan)
@@ -136,7 +136,7 @@ def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: 
         n = len(table)
         sizes = sorted({max(int((table["score"] > 0).sum()), 1), *(max(int(np.ceil(n * f)), 1) for f in CUT_SHARES)} - {n})
         tried = {n: (score_all, spread_all)}
-        for k in tqdm(sizes, desc="choosing the cut", leave=False, disable=None if progress else True):
+        for k in progress_bar(sizes, desc="choosing the cut", leave=False, enabled=progress):
             result = cv(k)
             tried[k] = (result.score, result.score_std)
         sign = -1.0 if metric.greater_is_better else 1.0

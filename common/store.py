@@ -49,6 +49,11 @@ class Run:
     def score(self) -> float:
         return float(self.meta["cv_score"])
 
+    @property
+    def key(self) -> str | None:
+        """The run key (features, target definition, folds) it was made under; None for older runs."""
+        return self.meta.get("run_key")
+
 
 def run_id_for(label: str, *identity: Any) -> str:
     return f"{label}-{stable_hash(*identity, length=8)}"
@@ -100,8 +105,9 @@ class RunStore:
         path = self.path(run_id)
         return Run(run_id, path, read_json(path / "meta.json"))
 
-    def runs(self, patterns: list[str] | tuple[str, ...] = ("*",), fold_hash: str | None = None) -> list[Run]:
-        """Finished runs whose id matches any pattern, oldest first; only those on `fold_hash` if given."""
+    def runs(self, patterns: list[str] | tuple[str, ...] = ("*",), fold_hash: str | None = None,
+             key: str | None = None) -> list[Run]:
+        """Finished runs whose id matches any pattern, oldest first; only those on `fold_hash` / of run `key`."""
         if not self.root.is_dir():
             return []
         found = []
@@ -109,9 +115,16 @@ class RunStore:
             run_id = meta_path.parent.name
             if any(fnmatch.fnmatchcase(run_id, p) for p in patterns):
                 run = Run(run_id, meta_path.parent, read_json(meta_path))
-                if fold_hash is None or run.fold_hash == fold_hash:
+                if (fold_hash is None or run.fold_hash == fold_hash) and (key is None or run.key == key):
                     found.append(run)
         return sorted(found, key=lambda r: r.meta.get("created", ""))
+
+
+    def remove(self, run: Run) -> None:
+        """Delete a finished run (renamed away first, so a half-deleted run never looks finished)."""
+        trash = self.root / f".trash-{run.run_id}-{os.getpid()}"
+        os.replace(run.path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def check_same_folds(runs: list[Run]) -> str:

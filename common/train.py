@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from common.errors import DataError
 from common.folds import Folds
 from common.metrics import Metric
-from common.models.base import create_model
+from common.models.base import create_model, model_inputs
+from common.progress import progress as progress_bar
 from common.registry import Registry
 
 #: training-fold row filters, e.g. residual-based outlier removal: fn(X, y, seed, **params) -> keep mask
@@ -71,10 +71,15 @@ class FoldFit:
 
 def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, task: str,
              seed: int = 0, n_classes: int | None = None, train_filter: Any = None,
-             workdir: Path | None = None) -> FoldFit:
-    """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them."""
+             workdir: Path | None = None, target_transform: str | None = None) -> FoldFit:
+    """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
+
+    The model sees only the columns it takes (numbers, categories, text); a `target_transform` is fitted
+    on this fold's training target and inverted on the predictions.
+    """
+    model = create_model(spec, task, seed, n_classes, target_transform)
+    X = model_inputs(X, model.takes)
     X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
-    model = create_model(spec, task, seed, n_classes)
     start = time.perf_counter()
     X_va = take(X, valid_idx)
     model.fit(X_tr, y_tr, X_va, y[valid_idx], workdir=workdir)
@@ -96,6 +101,7 @@ def fit_oof(
     workdir: Path | None = None,
     on_fold: Callable[[int, float], None] | None = None,
     progress: bool = True,
+    target_transform: str | None = None,
 ) -> CVResult:
     """Cross-validate the model `spec` ({name, params}) on `folds`.
 
@@ -109,12 +115,13 @@ def fit_oof(
     test_pred: np.ndarray | None = None
     scores, seconds, infos = [], [], []
     splits = list(folds.splits())
-    bar = tqdm(splits, desc=f"{getattr(spec, 'run_label', spec.name)} folds", leave=False, disable=None if progress else True)
+    bar = progress_bar(splits, f"{getattr(spec, 'run_label', spec.name)} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
         fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter,
-                       Path(workdir) / f"fold{k}" if workdir is not None else None)
+                       Path(workdir) / f"fold{k}" if workdir is not None else None, target_transform)
         start = time.perf_counter()
-        pred_va, pred_te = fit.pred, np.asarray(fit.model.predict(X_test), dtype=np.float64)
+        pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
+        pred_va = fit.pred
         seconds.append(fit.seconds + time.perf_counter() - start)
         if oof is None:
             oof = np.full((len(y), *pred_va.shape[1:]), np.nan)

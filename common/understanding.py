@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from common.io import write_text
+from common.roles import apply_roles, override_hint, roles_table
 from common.submission import build_submission, predictions_to_values, spec_for
 
 _EXPLAIN = {
@@ -38,6 +39,9 @@ class TaskCard:
     submission_format: str
     submission_example: str
     validation: str
+    roles: pd.DataFrame | None = None
+    roles_hint: str = ""
+    target_transform: str | None = None
 
     def to_markdown(self) -> str:
         files = pd.DataFrame(self.files)
@@ -46,8 +50,11 @@ class TaskCard:
             f"- **Problem**: {self.task}", f"- **Metric**: {self.metric} ({self.direction})",
             f"- **Platform**: {self.platform}",
             f"- **Id column(s)**: {', '.join(self.id_columns) or '(none: rows are matched by order)'}",
-            f"- **Target**: `{self.target}`", f"- **Features in the raw train file**: {self.n_features}", "",
+            f"- **Target**: `{self.target}`" + (f", modelled as {self.target_transform} (fitted per fold, inverted "
+                                               "before scoring)" if self.target_transform else ""),
+            f"- **Features in the raw train file**: {self.n_features}", "",
             "## Files", "", _markdown_table(files), "",
+            *(["## Column roles", "", _markdown_table(self.roles), "", self.roles_hint, ""] if self.roles is not None else []),
             "## Target", "", _markdown_table(self.target_summary), "",
             "## Submission", "", self.submission_format, "", "```", self.submission_example, "```", "",
             "## Validation", "", self.validation, "",
@@ -58,8 +65,15 @@ class TaskCard:
 def make_task_card(contest) -> TaskCard:
     """Read the contest's files (stopping on a missing file or column) and describe the task."""
     cfg, d = contest.config, contest.config.data
-    train, test = contest.load_raw()
-    files = [_file_row("train", contest.path(d.train), len(train)), _file_row("test", contest.path(d.test), len(test))]
+    roles = None
+    if d.modality == "image":
+        train, test = contest.load_raw()
+    else:
+        train, test = contest.load_raw(typed=False)
+        roles = contest.roles(train, test)
+        apply_roles(train, test, roles, (contest.path(d.train), contest.path(d.test)))  # every bad column at once
+    files = [_file_row("train", contest.path(d.train), len(train), train.attrs.get("encoding")),
+             _file_row("test", contest.path(d.test), len(test), test.attrs.get("encoding"))]
     for name, rel in d.extra.items():
         path = contest.path(rel)
         files.append(_file_row(name, path, count_lines(path) - 1 if path.is_file() else None))
@@ -67,14 +81,16 @@ def make_task_card(contest) -> TaskCard:
         files.append(_file_row("sample submission", contest.path(d.sample_submission), None))
     y = train[d.target]
     n_features = train.shape[1] - 1 - len(d.id_columns)
-    spec = spec_for(contest, test)
+    spec = spec_for(contest, test, train)
     example = _example_rows(contest, spec, test, y)
-    fmt = (f"{spec.format.upper()} file `{cfg.submission.file_name}`, {spec.n_rows} rows, "
+    fmt = (f"{spec.format.upper()} file `{cfg.submission.file_name}` of {spec.kind}s, {spec.n_rows} rows, "
            + ("no header, one prediction per line in test order" if spec.format == "lines"
-              else f"columns {', '.join(spec.columns)}, ids in test order"))
+              else f"columns {', '.join(spec.columns)}, ids in test order (format from {spec.source})"))
+    table = roles_table(roles) if roles else None
     return TaskCard(cfg.competition.name, contest.task, contest.metric.name, contest.metric.direction + " it",
                     cfg.competition.platform, files, d.id_columns, d.target, n_features,
-                    target_summary(y, contest.task), fmt, example, explain_validation(contest, train))
+                    target_summary(y, contest.task), fmt, example, explain_validation(contest, train),
+                    table, override_hint(roles) if roles else "", d.target_transform)
 
 
 def write_task_card(contest) -> tuple[TaskCard, Path]:
@@ -132,22 +148,24 @@ def _repeated_keys(train: pd.DataFrame, id_columns: list[str]) -> list[str]:
     return [c for c in id_columns if train[c].duplicated().any()]
 
 
-def _file_row(role: str, path: Path, rows: int | None) -> dict:
+def _file_row(role: str, path: Path, rows: int | None, encoding: str | None = None) -> dict:
     size = path.stat().st_size if path.is_file() else None
     return {"file": role, "path": str(path.name), "rows": "" if rows is None else rows,
-            "size": "missing" if size is None else _human(size)}
+            "size": "missing" if size is None else _human(size), "encoding": encoding or ""}
 
 
 def _example_rows(contest, spec, test: pd.DataFrame, y: pd.Series) -> str:
     """The first rows of a valid submission, filled with a constant prediction."""
+    from common.features import encode_target
+
     task, n = contest.task, min(3, len(test))
-    if task in ("regression", "binary"):  # the mean target: a value, or the share of 1s as a probability
-        pred = np.full(len(test), float(y.mean()))
+    codes, classes = encode_target(y, task)
+    if task in ("regression", "binary"):  # the mean target: a value, or the share of positives as a probability
+        pred = np.full(len(test), float(codes.mean()))
     else:
-        k = contest.n_classes(y.to_numpy())
-        pred = np.zeros((len(test), k))
-        pred[:, int(y.mode().iloc[0])] = 1
-    frame = build_submission(predictions_to_values(pred, task), spec, test).head(n)
+        pred = np.zeros((len(test), len(classes)))
+        pred[:, np.bincount(codes).argmax()] = 1
+    frame = build_submission(predictions_to_values(pred, task, spec.kind, classes), spec, test).head(n)
     return frame.to_csv(index=False, header=spec.format == "csv", float_format=spec.float_format or "%.6g").strip()
 
 

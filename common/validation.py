@@ -60,8 +60,9 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
     fold_s = float(np.mean(probe.meta.get("fit_seconds", [0.0])))
     n_refits = sum(f < 1 for f in fractions) * folds.n_splits + 4
     max_folds = max(1, min(folds.n_splits, int(refit_budget_s / max(fold_s, 1e-3) / max(n_refits / folds.n_splits, 1))))
+    transform = probe.meta.get("target_transform")
     curve = learning_curve(spec, X, y, folds, metric, task, seed, n_classes, flt, fractions,
-                           full=probe.meta["fold_scores"], max_folds=max_folds)
+                           full=probe.meta["fold_scores"], max_folds=max_folds, target_transform=transform)
     if max_folds < folds.n_splits:
         report.text(f"Refits take ~{fold_s:.0f} s each: the curve uses the first {max_folds} of {folds.n_splits} folds.",
                     note=True)
@@ -73,7 +74,7 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
 
     report.section("Hold-out check")
     check = holdout_check(spec, X, y, folds, metric, task, seed, n_classes, flt,
-                          inner_splits=3 if max_folds < folds.n_splits else 5)
+                          inner_splits=3 if max_folds < folds.n_splits else 5, target_transform=transform)
     report.text(f"{probe.run_id}: CV on 80% of the rows versus the score on the held-out 20%. The gap is what to "
                 "expect between CV and a leaderboard drawn from the same distribution.")
     report.table(check)
@@ -139,7 +140,7 @@ def oof_diagnostics(oof: np.ndarray, y: np.ndarray, task: str, mask: np.ndarray 
 def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
                    n_classes: int | None = None, train_filter: Component | None = None,
                    fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), full: list[float] | None = None,
-                   max_folds: int | None = None) -> pd.DataFrame:
+                   max_folds: int | None = None, target_transform: str | None = None) -> pd.DataFrame:
     """CV score when each training fold is cut to a share of its rows (same validation rows).
 
     `full`: the run's own fold scores, reused for share 1.0 instead of refitting; `max_folds`: use only
@@ -157,7 +158,7 @@ def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metr
         scores, n_rows = [], []
         for tr, va in splits:
             part = np.sort(rng.choice(tr, max(int(len(tr) * frac), 10), replace=False)) if frac < 1 else tr
-            pred = fit_fold(spec, X, y, part, va, task, seed, n_classes, train_filter).pred
+            pred = fit_fold(spec, X, y, part, va, task, seed, n_classes, train_filter, target_transform=target_transform).pred
             scores.append(metric(y[va], pred))
             n_rows.append(len(part))
         rows.append({"share": frac, "train_rows": int(np.mean(n_rows)), "cv_mean": float(np.mean(scores)),
@@ -167,7 +168,7 @@ def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metr
 
 def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
                   n_classes: int | None = None, train_filter: Component | None = None,
-                  holdout: float = 0.2, inner_splits: int = 5) -> pd.DataFrame:
+                  holdout: float = 0.2, inner_splits: int = 5, target_transform: str | None = None) -> pd.DataFrame:
     """CV score on (1 - holdout) of the rows against the score of one model fitted there on the rest."""
     n = len(y)
     scheme = "stratified" if task != "regression" else "kfold"
@@ -177,11 +178,11 @@ def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metri
     inner = make_folds(len(kept), scheme, min(folds.n_splits, inner_splits), seed, y=y[kept])
     oof = None
     for tr, va in inner.splits():
-        pred = fit_fold(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter).pred
+        pred = fit_fold(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter, target_transform=target_transform).pred
         oof = np.zeros((len(kept), *pred.shape[1:])) if oof is None else oof
         oof[va] = pred
     cv = metric(y[kept], oof)
-    hold = metric(y[held], fit_fold(spec, X, y, kept, held, task, seed, n_classes, train_filter).pred)
+    hold = metric(y[held], fit_fold(spec, X, y, kept, held, task, seed, n_classes, train_filter, target_transform=target_transform).pred)
     return pd.DataFrame([{"cv_rows": len(kept), "cv_score": cv, "holdout_rows": len(held), "holdout_score": hold,
                           "gap": hold - cv}])
 

@@ -25,6 +25,8 @@ class Model:
 
     #: tasks this model can learn; checked before fitting so a wrong config fails early
     tasks: tuple[str, ...] = ("regression", "binary", "multiclass")
+    #: input roles it reads; the fold loop hands it only those columns (text stays away from a GBDT)
+    takes: frozenset[str] = frozenset({"numeric", "categorical"})
 
     def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
         self.task = task
@@ -59,10 +61,32 @@ class Model:
         return int(self.n_classes or (int(np.max(y)) + 1))
 
 
-def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = None) -> Model:
-    """Build the model a config block `{name, params}` describes."""
+def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = None,
+                 target_transform: str | None = None) -> Model:
+    """Build the model a config block `{name, params}` describes; `target_transform` (regression) wraps it
+    so it learns the transformed target and predicts on the original scale (common.target)."""
     import common.models  # noqa: F401  (fills the registry)
 
     model = MODELS.create(spec.name, task=task, seed=seed, n_classes=n_classes, **spec.params)
     model.check_task()
+    if target_transform and task == "regression":
+        from common.target import TransformedTarget
+
+        return TransformedTarget(model, target_transform)
     return model
+
+
+def model_inputs(X: Any, takes: frozenset[str]) -> Any:
+    """The columns of a frame a model reads: numbers, categories (pandas category dtype), text (strings)."""
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        return X
+    keep = []
+    for column in X.columns:
+        dtype = X[column].dtype
+        role = ("categorical" if isinstance(dtype, pd.CategoricalDtype) else
+                "numeric" if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) else "text")
+        if role in takes:
+            keep.append(column)
+    return X if len(keep) == X.shape[1] else X[keep]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.models.base import MODELS, Model
+from common.models.encoding import categorical_columns
 
 
 @MODELS.register("catboost")
@@ -22,13 +23,25 @@ class CatBoostModel(Model):
         self.model_ = cls(iterations=self.n_estimators, loss_function=loss, random_seed=self.seed, verbose=False,
                           allow_writing_files=False, **{**self.defaults, **self.params})
         use_valid = X_valid is not None and self.early_stopping_rounds
-        self.model_.fit(X, y, eval_set=(X_valid, y_valid) if use_valid else None,
+        self.cat_columns_ = categorical_columns(X)
+        X, X_valid = self._categories(X), self._categories(X_valid)
+        self.model_.fit(X, y, cat_features=self.cat_columns_ or None, eval_set=(X_valid, y_valid) if use_valid else None,
                         early_stopping_rounds=self.early_stopping_rounds if use_valid else None,
                         use_best_model=bool(use_valid))
         self.info = {"best_iteration": int(self.model_.get_best_iteration() or self.n_estimators) + (1 if use_valid else 0)}
         return self
 
+    def _categories(self, X):
+        """CatBoost takes categories as strings, with missing as a level of its own."""
+        if X is None or not self.cat_columns_:
+            return X
+        X = X.copy()
+        for c in self.cat_columns_:
+            X[c] = X[c].astype(object).where(X[c].notna(), "NaN").astype(str)
+        return X
+
     def predict(self, X) -> np.ndarray:
+        X = self._categories(X)
         if self.task == "regression":
             return self.model_.predict(X)
         proba = self.model_.predict_proba(X)

@@ -14,10 +14,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
 from common.models.base import MODELS, Model
+from common.models.encoding import CategoryEncoder
 
 
 class SklearnModel(Model):
-    """Wraps an estimator class per task; median imputation always, standard scaling if `scale`."""
+    """Wraps an estimator class per task; categoricals encoded in the fold (one-hot when `scale`, else
+    ordinal codes for trees), median imputation always, standard scaling if `scale`."""
 
     def __init__(self, regressor=None, classifier=None, scale=False, seed_param=None, task="regression", seed=0, n_classes=None, **params):
         super().__init__(task, seed, n_classes, **params)
@@ -32,11 +34,12 @@ class SklearnModel(Model):
         steps = [SimpleImputer(strategy="median", keep_empty_features=True)]
         if self.scale:
             steps.append(StandardScaler())
-        self.pipeline_ = make_pipeline(*steps, cls(**params)).fit(np.asarray(X, dtype=float), np.asarray(y))
+        self.encoder_ = CategoryEncoder("onehot" if self.scale else "ordinal").fit(X)
+        self.pipeline_ = make_pipeline(*steps, cls(**params)).fit(self.encoder_.transform(X), np.asarray(y))
         return self
 
     def predict(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
+        X = self.encoder_.transform(X)
         if self.task == "regression":
             return self.pipeline_.predict(X)
         proba = self.pipeline_.predict_proba(X)

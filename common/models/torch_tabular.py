@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from common.models.base import MODELS
+from common.models.encoding import CategoryEncoder
 from common.models.torch_trainer import TorchModel
 
 
 @MODELS.register("mlp")
 class MLPModel(TorchModel):
-    """Standardises inputs on the training fold (NaN -> 0 after scaling), then Linear-ReLU-Dropout blocks."""
+    """One-hot categoricals and standardised inputs (fitted on the training fold; NaN -> 0 after scaling),
+    then Linear-ReLU-Dropout blocks."""
 
     def __init__(self, task="regression", seed=0, n_classes=None, hidden=(128, 64), dropout=0.1, **params):
         super().__init__(task, seed, n_classes, **params)
@@ -26,7 +28,8 @@ class MLPModel(TorchModel):
         return nn.Sequential(*layers)
 
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
-        values = np.asarray(X, dtype=np.float32)
+        self.encoder_ = CategoryEncoder("onehot").fit(X)  # categoricals one-hot, fitted on this fold
+        values = self.encoder_.transform(X).astype(np.float32)
         self.mean_ = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0)
         self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
@@ -37,7 +40,7 @@ class MLPModel(TorchModel):
     def make_dataset(self, X, y, training):
         import torch
 
-        values = (np.asarray(X, dtype=np.float32) - self.mean_) / self.std_
+        values = (self.encoder_.transform(X).astype(np.float32) - self.mean_) / self.std_
         values = np.nan_to_num(values, nan=0.0)
         target = np.zeros(len(values), dtype=np.float32) if y is None else np.asarray(y, dtype=np.float32)
         if self.task == "regression" and y is not None:

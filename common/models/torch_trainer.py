@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from common.models.base import Model
+from common.progress import progress as progress_bar
 
 
 class TorchModel(Model):
@@ -57,7 +57,7 @@ class TorchModel(Model):
             optimizer.load_state_dict(state["optimizer"])
             start, best, stale = int(state["epoch"]) + 1, float(state["best"]), int(state["stale"])
             best_state = state["best_net"]
-        epochs = tqdm(range(start, self.epochs), desc="epochs", leave=False, disable=not self.progress)
+        epochs = progress_bar(range(start, self.epochs), desc="epochs", leave=False, enabled=self.progress)
         for epoch in epochs:
             self.net_.train()
             for inputs, target in train_loader:

@@ -23,10 +23,10 @@ class XGBoostModel(Model):
         params = {**self.defaults, **self.params, "objective": _OBJECTIVE[self.task], "seed": self.seed, "verbosity": 0}
         if self.task == "multiclass":
             params["num_class"] = self.classes(y)
-        train = xgb.DMatrix(X, label=y)
+        train = xgb.DMatrix(X, label=y, enable_categorical=True)  # pandas categories split natively
         evals, stop = [], None
         if X_valid is not None and self.early_stopping_rounds:
-            evals, stop = [(xgb.DMatrix(X_valid, label=y_valid), "valid")], self.early_stopping_rounds
+            evals, stop = [(xgb.DMatrix(X_valid, label=y_valid, enable_categorical=True), "valid")], self.early_stopping_rounds
         self.booster_ = xgb.train(params, train, self.n_estimators, evals=evals, early_stopping_rounds=stop, verbose_eval=False)
         best = getattr(self.booster_, "best_iteration", None)
         self.info = {"best_iteration": int(best + 1 if best is not None else self.n_estimators)}
@@ -35,4 +35,4 @@ class XGBoostModel(Model):
     def predict(self, X) -> np.ndarray:
         import xgboost as xgb
 
-        return self.booster_.predict(xgb.DMatrix(X), iteration_range=(0, self.info["best_iteration"]))
+        return self.booster_.predict(xgb.DMatrix(X, enable_categorical=True), iteration_range=(0, self.info["best_iteration"]))

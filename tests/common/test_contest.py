@@ -1,3 +1,4 @@
+import shutil
 """Bad input on the shared machinery: each stops with a message naming the file/column and the fix."""
 import pandas as pd
 import pytest
@@ -46,7 +47,7 @@ def test_non_numeric_value_names_column_and_row(regression_contest):
         return frame
 
     _edit(regression_contest, "train.txt", corrupt)
-    with pytest.raises(DataError, match=r"column 'V7' must be numeric but row 5 \(line 7 of the file\) holds 'n/a\?'"):
+    with pytest.raises(DataError, match=r"'V7' \(.*train.txt\): numeric, but row 5 \(line 7\) holds 'n/a\?'"):
         Contest.load(regression_contest).load_raw()
 
 
@@ -62,10 +63,18 @@ def test_duplicate_ids(binary_contest):
         Contest.load(binary_contest).load_raw()
 
 
-def test_folds_are_made_once_and_refused_for_other_data(regression_contest):
+def test_folds_are_made_once_per_data_and_refused_when_copied_from_other_data(regression_contest):
     contest = Contest.load(regression_contest)
     folds = contest.folds()
     assert Contest.load(regression_contest).folds().hash == folds.hash
+    old_dir = contest.folds_dir
+    # new raw files (the real ones after the demo's) get folds of their own; the old ones stay where they were
     _edit(regression_contest, "train.txt", lambda f: f.assign(V0=f["V0"] + 1))
-    with pytest.raises(FoldMismatchError, match="Delete .*folds to make new folds"):
+    changed = Contest.load(regression_contest)
+    assert changed.folds_dir != old_dir and (old_dir / "folds.npy").is_file()
+    assert changed.folds().data_digest == changed.data_digest != folds.data_digest
+    # folds copied under another data's digest are refused
+    shutil.rmtree(changed.folds_dir)
+    shutil.copytree(old_dir, changed.folds_dir)
+    with pytest.raises(FoldMismatchError, match="Delete .*folds.* to make new folds"):
         Contest.load(regression_contest).folds()

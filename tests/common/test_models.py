@@ -84,3 +84,46 @@ def test_mlp_checkpoints_and_resumes(tmp_path):
     import torch
 
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 4
+
+
+def _categorical_frames(task, n=500, seed=0):
+    """Numbers with NaN, a string category carrying most of the signal (with NaN as a level of its own),
+    and test rows holding a level no training row has."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    levels = np.array(["a", "b", "c", "d", "e"])
+    cat = rng.choice(levels, n).astype(object)
+    cat[rng.random(n) < 0.1] = None
+    effect = pd.Series(cat).map({"a": -2.0, "b": -1.0, "c": 0.0, "d": 1.0, "e": 2.0}).fillna(3.0).to_numpy()
+    x = rng.normal(size=n)
+    signal = effect + 0.5 * x
+    x[rng.random(n) < 0.1] = np.nan
+    if task == "regression":
+        y = signal + rng.normal(scale=0.3, size=n)
+    elif task == "binary":
+        y = (signal + rng.normal(scale=0.5, size=n) > np.median(signal)).astype(int)
+    else:
+        y = np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3]))
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=n), "cat": cat})
+    frame["cat"] = frame["cat"].astype(pd.CategoricalDtype([*levels, "unseen"]))
+    train, valid = frame.iloc[:400], frame.iloc[400:].copy()
+    valid.iloc[:10, 2] = "unseen"
+    return train, y[:400], valid, y[400:]
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_model_takes_categoricals_nan_and_unseen_levels(name, task):
+    X, y, Xv, yv = _categorical_frames(task)
+    model = create_model(Component(name=name, params=FAST.get(name, {})), task, seed=0,
+                         n_classes=3 if task == "multiclass" else None)
+    model.fit(X, y, Xv, yv)
+    pred = model.predict(Xv)
+    assert np.all(np.isfinite(pred))
+    seen = slice(10, None)  # the category carries the signal: a model that used it beats the numbers alone
+    if task == "regression":
+        assert mean_squared_error(yv[seen], pred[seen]) < 0.5 * np.var(yv[seen])
+    elif task == "binary":
+        assert roc_auc_score(yv[seen], pred[seen]) > 0.85
+    else:
+        assert pred.shape == (100, 3) and (pred[seen].argmax(1) == yv[seen]).mean() > 0.7

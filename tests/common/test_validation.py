@@ -16,7 +16,7 @@ def _trained(contest_dir):
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     for spec in contest.config.models:
         train_model(contest, spec, fs, folds)
-    return contest, fs, folds, current_runs(contest, folds)
+    return contest, fs, folds, current_runs(contest, fs, folds)
 
 
 @pytest.mark.parametrize("fixture", ["regression_contest", "binary_contest"])

@@ -71,11 +71,14 @@ def test_all_seven_stages_on_generated_data(tmp_path, raw):
     assert "folds: stratified_group" in result.stdout
     table = pd.read_csv(root / "reports" / "ensemble_comparison.csv")
     singles = table[table["kind"] == "single"]
-    assert {s.rsplit("-", 1)[0] for s in singles["strategy"]} == {"lightgbm", "xgboost", "catboost", "lightgbm-optuna"}
+    models = {s.rsplit("-", 1)[0] for s in singles["strategy"]}
+    # the tuned run competes unless its tuning failed the second-split recheck (then stage 07 says so)
+    assert models - {"lightgbm-optuna"} == {"lightgbm", "xgboost", "catboost"}
+    assert ("lightgbm-optuna" in models) != ("left out lightgbm-optuna" in result.stdout)
     assert singles["cv_score"].min() > 0.6 and table["cv_score"].max() > 0.62
     _check_submission(root, raw)
     # the groups hold: no user is validated in two folds
-    folds = np.load(root / "folds" / "folds.npy")
+    folds = np.load(next((root / "folds").glob("*/folds.npy")))
     train = pd.read_csv(raw / FILES[0])
     assert train.assign(fold=folds).groupby("user_id")["fold"].nunique().max() == 1
     # a rerun reads the cached log features instead of converting the log again

@@ -60,7 +60,7 @@ def test_cookiecutter_command_works_from_templates_and_repo_root(tmp_path, isola
 
 
 def test_interactive_answers(tmp_path, isolated_home):
-    answers = "Tmall Repeat\n\n2\n\nuser_id\nlabel\n2\n\n\n\n\n"  # name, slug, task=binary, metric, id, target, tianchi
+    answers = "Tmall Repeat\n\n2\n\nuser_id\nlabel\n2\n\n\n\n\n\n"  # name, slug, task=binary, metric, id, target, tianchi
     result = subprocess.run([COOKIECUTTER, "templates", "-o", str(tmp_path)], cwd=REPO, input=answers,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -1,13 +1,10 @@
-"""Stage 01 - understanding: print the task card and save it as reports/task_card.md."""
+"""Stage 01 - understanding: print the task card (roles of every column included) and save it.
+
+The stage's logic is common.stages.understanding: to customise it, copy that function here, edit it, and pass
+your copy to run_stage instead.
+"""
 from common.cli import run_stage
-from common.understanding import write_task_card
-
-
-def main(contest, args):
-    card, path = write_task_card(contest)
-    print(card.to_markdown())
-    print(f"task card: {path}")
-
+from common.stages import understanding
 
 if __name__ == "__main__":
-    run_stage(main, __file__, __doc__)
+    run_stage(understanding, __file__)

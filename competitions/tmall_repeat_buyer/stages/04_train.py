@@ -1,21 +1,10 @@
-"""Stage 04 - train: cross-validate every model in config.yaml; one run (OOF + test predictions) each."""
+"""Stage 04 - train: cross-validate every model in config.yaml; one run (OOF + test predictions) each.
+
+The stage's logic is common.stages.train: to customise it, copy that function here, edit it, and pass
+your copy to run_stage instead.
+"""
 from common.cli import run_stage
-from common.pipeline import train_model
-
-
-def main(contest, args):
-    features, folds = contest.features(), contest.folds()
-    for spec in contest.config.models:
-        if args.only and spec.run_label not in args.only:
-            continue
-        run, reused = train_model(contest, spec, features, folds, force=args.force)
-        scores = " ".join(f"{s:.5f}" for s in run.meta["fold_scores"])
-        print(f"{run.run_id:<28} CV {contest.metric.name} {run.score:.5f} ± {run.meta['cv_std']:.5f}  "
-              f"folds [{scores}]  {sum(run.meta['fit_seconds']):.1f}s{'  (reused)' if reused else ''}")
-
+from common.stages import train
 
 if __name__ == "__main__":
-    run_stage(main, __file__, __doc__, [
-        ("--only", {"nargs": "*", "help": "train only these model labels"}),
-        ("--force", {"action": "store_true", "help": "retrain even if an identical run exists"}),
-    ])
+    run_stage(train, __file__)

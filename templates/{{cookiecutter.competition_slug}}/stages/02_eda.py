@@ -1,11 +1,10 @@
-"""Stage 02 - EDA: distributions, train/test shift, correlations, missing values, adversarial validation."""
+"""Stage 02 - EDA: distributions, train/test shift, correlations, missing values, adversarial validation.
+
+The stage's logic is common.stages.eda: to customise it, copy that function here, edit it, and pass
+your copy to run_stage instead.
+"""
 from common.cli import run_stage
-from common.eda import eda_report
-
-
-def main(contest, args):
-    print(f"EDA report: {eda_report(contest)}")
-
+from common.stages import eda
 
 if __name__ == "__main__":
-    run_stage(main, __file__, __doc__)
+    run_stage(eda, __file__)

@@ -1,16 +1,10 @@
-"""Stage 05 - validate: fold spread, OOF diagnostics, learning curve and a hold-out check per run."""
+"""Stage 05 - validate: fold spread, OOF diagnostics, learning curve and a hold-out check per run.
+
+The stage's logic is common.stages.validate: to customise it, copy that function here, edit it, and pass
+your copy to run_stage instead.
+"""
 from common.cli import run_stage
-from common.pipeline import current_runs
-from common.validation import validation_report
-
-
-def main(contest, args):
-    features, folds = contest.features(log=lambda _: None), contest.folds()
-    runs = current_runs(contest, folds)
-    path = validation_report(runs, features.X, features.y, folds, contest.metric, contest.task,
-                             contest.reports_dir, seed=contest.config.seed, n_classes=contest.n_classes(features.y))
-    print(f"validation report: {path}")
-
+from common.stages import validate
 
 if __name__ == "__main__":
-    run_stage(main, __file__, __doc__)
+    run_stage(validate, __file__)
