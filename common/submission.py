@@ -190,7 +190,9 @@ def _check_labels(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
     bad = ~values.astype(str).isin(known)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SubmissionError(f"{source}: row {row} holds {values.iloc[row]!r}, not one of the train file's labels "
+        value = values.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise SubmissionError(f"{source}: row {row} holds {value!r}, not one of the train file's labels "
                               f"{sorted(known)[:15]}. A label submission holds the contest's own class values.")
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from common.contest import Contest
 from common.errors import ConfigError, KitError
-from common.io import atomic_path, file_digest, read_json, read_table, write_json
+from common.io import atomic_path, file_digest, read_json, write_json
 from common.leaderboard import SubmissionLog, cv_vs_lb, merge_scores, parse_kaggle_submissions, plot_cv_vs_lb, \
     tracking_warnings
 from common.submission import check_submission, spec_for
@@ -85,10 +85,13 @@ def read_provenance(submission: str | Path, out=print, sha256: str | None = None
 
 # ---------------------------------------------------------------- validation
 def validate_file(contest: Contest, path: str | Path) -> pd.DataFrame:
-    """Check a file against the contest's format; SubmissionError names the first problem."""
-    d = contest.config.data
-    test = read_table(contest.path(d.test), d.sep, required=d.id_columns, what="test")
-    return check_submission(path, spec_for(contest, test))
+    """Check a file against the contest's format (kind, labels, the target's scale included);
+    SubmissionError names the first problem."""
+    if contest.config.data.modality == "image":
+        _, test = contest.load_raw()
+        return check_submission(path, spec_for(contest, test))
+    train, test = contest.load_raw(typed=False)
+    return check_submission(path, spec_for(contest, test, train))
 
 
 # ---------------------------------------------------------------- submit

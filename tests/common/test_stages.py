@@ -1,0 +1,99 @@
+"""Bad input at the stages, as a user meets it: one clear message naming the file, column or row and the
+fix, no traceback, exit code 2, earlier outputs intact."""
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO, classification_frames, run_script, write_contest
+
+STAGES = REPO / "templates" / "{{cookiecutter.competition_slug}}"
+
+
+@pytest.fixture
+def contest(tmp_path):
+    train, test = classification_frames(120, 40)
+    train["colour"] = np.where(train["f0"] > 0, "red", "blue")
+    test["colour"] = np.where(test["f0"] > 0, "red", "green")  # 'green': a level train never saw
+    config = {"competition": {"name": "c", "task": "binary", "metric": "accuracy"},
+              "data": {"train": "data/raw/train.csv", "test": "data/raw/test.csv", "id_column": "id", "target": "label"},
+              "folds": {"scheme": "stratified", "n_splits": 3}, "models": [{"name": "logistic"}]}
+    root = write_contest(tmp_path / "c", config, train, test, stages_from=STAGES)
+    assert run_script(root / "stages" / "01_understanding.py").returncode == 0
+    return root
+
+
+def _break(root, edit):
+    path = root / "data" / "raw" / "train.csv"
+    edit(path)
+
+
+def _refused(root, *messages, stage="01_understanding"):
+    card = (root / "reports" / "task_card.md").read_bytes()
+    result = run_script(root / "stages" / f"{stage}.py")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    for message in messages:
+        assert message in result.stderr, result.stderr
+    assert (root / "reports" / "task_card.md").read_bytes() == card  # the earlier output is intact
+
+
+def test_unseen_test_level_is_fine(contest):
+    assert "colour | categorical" in (contest / "reports" / "task_card.md").read_text()
+    result = run_script(contest / "stages" / "04_train.py")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_column_that_cannot_take_its_role(contest):
+    def edit(path):
+        frame = pd.read_csv(path)
+        frame["f2"] = frame["f2"].astype(str)
+        frame.loc[7, "f2"] = "oops"
+        frame.to_csv(path, index=False)
+    _break(contest, edit)
+    _refused(contest, "'f2' (", "numeric, but row 7 (line 9) holds 'oops'", "data.roles: {f2: categorical}")
+
+
+def test_a_target_with_nan(contest):
+    _break(contest, lambda p: pd.read_csv(p).assign(label=lambda f: f["label"].where(f.index != 4)).to_csv(p, index=False))
+    _refused(contest, "target 'label' is empty at 1 row(s), the first at row 4 (line 6)", "Remove the unlabeled rows")
+
+
+def test_a_gbk_file_is_read_and_an_undecodable_one_named(contest):
+    path = contest / "data" / "raw" / "train.csv"
+    frame = pd.read_csv(path)
+    frame["colour"] = np.where(frame["f0"] > 0, "红色", "蓝色")
+    frame.to_csv(path, index=False, encoding="gbk")
+    result = run_script(contest / "stages" / "01_understanding.py")
+    assert result.returncode == 0, result.stderr
+    assert "gb18030" in (contest / "reports" / "task_card.md").read_text()
+    config = yaml.safe_load((contest / "config.yaml").read_text())
+    config["data"]["encoding"] = "utf-8"
+    (contest / "config.yaml").write_text(yaml.safe_dump(config))
+    _refused(contest, "train.csv", "line 2", "data.encoding")
+
+
+def test_inf_is_named_or_read_as_missing(contest):
+    _break(contest, lambda p: pd.read_csv(p).assign(f1=lambda f: f["f1"].where(f.index != 9, np.inf)).to_csv(p, index=False))
+    _refused(contest, "'f1'", "row 9", "data.inf: missing")
+    config = yaml.safe_load((contest / "config.yaml").read_text())
+    config["data"]["inf"] = "missing"
+    (contest / "config.yaml").write_text(yaml.safe_dump(config))
+    assert run_script(contest / "stages" / "01_understanding.py").returncode == 0
+
+
+def test_a_duplicated_column_is_named_with_its_positions(contest):
+    path = contest / "data" / "raw" / "train.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace("f2", "f1")
+    path.write_text("\n".join(lines) + "\n")
+    _refused(contest, "'f1' at columns 3, 4")
+
+
+def test_wrong_labels_and_wrong_scale_are_refused_by_submit(contest, tmp_path):
+    test = pd.read_csv(contest / "data" / "raw" / "test.csv")
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"id": test["id"], "label": 2}).to_csv(bad, index=False)
+    result = run_script(REPO / "common" / "cli.py", "submit", str(contest), "--file", str(bad), "--dry-run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "row 0 holds 2, not one of the train file's labels ['0', '1']" in result.stderr
