@@ -84,3 +84,19 @@ def test_multiclass_blends_work_on_probabilities():
     acc = get_metric("accuracy")
     out = ENSEMBLERS.create("weighted", acc, "multiclass").fit(P, y).predict(P)
     assert out.shape == (300, 3) and acc(y, out) > 0.9
+
+
+def test_weighted_blend_for_a_label_metric_fits_real_weights():
+    """Accuracy is flat under small weight changes; the weights are fitted on log-loss instead and move."""
+    from common.ensemble import HillClimb, WeightedBlend
+    from common.metrics import get_metric
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(600) < 0.5).astype(int)
+    good = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(scale=0.2, size=600), 0.01, 0.99)
+    noise = rng.random(600)
+    P = np.column_stack([noise, good, noise[::-1]])
+    accuracy = get_metric("accuracy")
+    for cls in (WeightedBlend, HillClimb):
+        weights = cls(accuracy, "binary").fit(P, y).weights_
+        assert weights[1] > 0.8, (cls.__name__, weights)
