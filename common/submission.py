@@ -162,7 +162,8 @@ def check_frame(frame: pd.DataFrame, spec: SubmissionSpec, source: str = "submis
 
 
 def _check_values(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
-    if spec.labels is not None:
+    numeric_labels = spec.labels is not None and all(_is_int(v) for v in spec.labels)
+    if spec.labels is not None and not numeric_labels:
         _check_labels(values, spec, source)
         return
     numeric = pd.to_numeric(values, errors="coerce")
@@ -183,6 +184,8 @@ def _check_values(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
         raise SubmissionError(f"{source}: {what} must be whole numbers; got {numeric[numeric != np.round(numeric)].iloc[0]}.")
     if spec.target_range is not None:
         _check_scale(numeric.to_numpy(dtype=float), spec.target_range, source)
+    if numeric_labels:  # whole numbers by now: compare them as integers (a CSV may hold 1.0)
+        _check_labels(numeric.astype(np.int64), spec, source)
 
 
 def _check_labels(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
