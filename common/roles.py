@@ -89,7 +89,7 @@ def _guess(values: pd.Series) -> tuple[str, str]:
         return "text", f"prose: {words:.0f} words per value on average"
     if n_unique == len(present) and len(present) > 20:
         return "drop", "every value distinct: an identifier, not a category"
-    return "categorical", f"text with {n_unique} distinct values"
+    return "categorical", f"strings, {n_unique} distinct values"
 
 
 def apply_roles(train: pd.DataFrame, test: pd.DataFrame, roles: dict[str, ColumnRole],

@@ -104,7 +104,10 @@ def target_summary(y: pd.Series, task: str) -> pd.DataFrame:
         q = y.quantile([0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]).to_numpy()
         stats = {"count": len(y), "mean": y.mean(), "std": y.std(), "skew": y.skew(), "min": q[0], "5%": q[1],
                  "25%": q[2], "median": q[3], "75%": q[4], "95%": q[5], "max": q[6]}
-        return pd.DataFrame({"statistic": list(stats), "value": [f"{v:.4g}" for v in stats.values()]})
+        table = pd.DataFrame({"statistic": list(stats), "value": [f"{v:.4g}" for v in stats.values()]})
+        if stats["skew"] > 1 and stats["min"] >= 0:  # prices, counts: errors grow with the value
+            table.loc[len(table)] = ["advice", "right-skewed and non-negative: consider data.target_transform: log1p"]
+        return table
     counts = y.value_counts().sort_index()
     return pd.DataFrame({"class": counts.index.astype(str), "rows": counts.to_numpy(),
                          "share": [f"{v:.2%}" for v in counts.to_numpy() / len(y)]})

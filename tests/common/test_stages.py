@@ -97,3 +97,20 @@ def test_wrong_labels_and_wrong_scale_are_refused_by_submit(contest, tmp_path):
     result = run_script(REPO / "common" / "cli.py", "submit", str(contest), "--file", str(bad), "--dry-run")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "row 0 holds 2, not one of the train file's labels ['0', '1']" in result.stderr
+
+
+def test_a_regression_submission_in_log_space_is_refused_by_submit(tmp_path):
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"id": np.arange(80), "x": rng.normal(size=80), "price": rng.lognormal(11, 1.0, 80).round()})
+    test = pd.DataFrame({"id": np.arange(100, 120), "x": rng.normal(size=20)})
+    config = {"competition": {"name": "p", "task": "regression", "metric": "rmsle"},
+              "data": {"train": "data/raw/train.csv", "test": "data/raw/test.csv", "id_column": "id", "target": "price"},
+              "models": [{"name": "ridge"}]}
+    root = write_contest(tmp_path / "p", config, train, test, stages_from=STAGES)
+    result = run_script(root / "stages" / "01_understanding.py")
+    assert "consider data.target_transform: log1p" in result.stdout
+    bad = tmp_path / "log.csv"
+    pd.DataFrame({"id": test["id"], "price": np.log1p(train["price"].iloc[:20].to_numpy())}).to_csv(bad, index=False)
+    result = run_script(REPO / "common" / "cli.py", "submit", str(root), "--file", str(bad), "--dry-run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "look like log1p of the target: a target transform was not inverted" in result.stderr
