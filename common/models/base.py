@@ -10,6 +10,7 @@ early stopping; `workdir` is a scratch folder inside the run for checkpoints.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = No
     so it learns the transformed target and predicts on the original scale (common.target)."""
     import common.models  # noqa: F401  (fills the registry)
 
+    check_params(spec)
     model = MODELS.create(spec.name, task=task, seed=seed, n_classes=n_classes, **spec.params)
     model.check_task()
     if target_transform and task == "regression":
@@ -74,6 +76,37 @@ def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = No
 
         return TransformedTarget(model, target_transform)
     return model
+
+
+def accepted_params(name: str) -> set[str] | None:
+    """The params a registered model takes; None when it hands unknown ones to its library, which
+    checks them itself (the GBDTs set `open_params`)."""
+    factory = MODELS.get(name)
+    if hasattr(factory, "accepts"):  # a factory may name them (the sklearn family does)
+        return set(factory.accepts())
+    if getattr(factory, "open_params", False):
+        return None
+    names = set()
+    for cls in factory.__mro__:  # every constructor up to Model, whose **params would swallow a typo
+        if cls is Model or cls is object:
+            break
+        if "__init__" in vars(cls):
+            names |= {p.name for p in inspect.signature(cls.__init__).parameters.values()
+                      if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return names - {"self", "task", "seed", "n_classes"}
+
+
+def check_params(spec: Any) -> None:
+    """An unknown param is a config error naming it (a typo would otherwise be silently ignored)."""
+    from common.errors import ConfigError, did_you_mean
+
+    accepted = accepted_params(spec.name)
+    if accepted is None:
+        return
+    unknown = sorted(set(spec.params) - accepted)
+    if unknown:
+        hints = "".join(did_you_mean(u, accepted) for u in unknown)
+        raise ConfigError(f"model {spec.name!r} has no param(s) {unknown}; it takes {sorted(accepted)}.{hints}")
 
 
 def model_inputs(X: Any, takes: frozenset[str]) -> Any:

@@ -9,6 +9,7 @@ from common.models.encoding import categorical_columns
 
 @MODELS.register("catboost")
 class CatBoostModel(Model):
+    open_params = True  # any library param passes through; the library checks the names
     defaults = dict(learning_rate=0.05, depth=6, l2_leaf_reg=3.0, thread_count=-1)
 
     def __init__(self, task="regression", seed=0, n_classes=None, n_estimators=3000, early_stopping_rounds=200, **params):

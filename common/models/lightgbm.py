@@ -10,6 +10,7 @@ _OBJECTIVE = {"regression": "regression", "binary": "binary", "multiclass": "mul
 
 @MODELS.register("lightgbm")
 class LightGBMModel(Model):
+    open_params = True  # any library param passes through; the library checks the names
     defaults = dict(
         learning_rate=0.03, num_leaves=31, min_child_samples=20, feature_fraction=0.8,
         bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, verbosity=-1, num_threads=0,

@@ -51,11 +51,21 @@ def _calibrated_svc(random_state=None, **params):
     return CalibratedClassifierCV(SVC(random_state=random_state, **params), ensemble=False)
 
 
+_calibrated_svc.wraps = SVC  # its params are SVC's
+
+
 def _register(name: str, regressor=None, classifier=None, scale=False, seed_param=None, **defaults: Any) -> None:
     def factory(task="regression", seed=0, n_classes=None, **params):
         return SklearnModel(regressor, classifier, scale, seed_param, task, seed, n_classes, **{**defaults, **params})
 
+    def accepts() -> set[str]:
+        import inspect
+
+        estimators = [getattr(cls, "wraps", cls) for cls in (regressor, classifier) if cls]
+        return {p for cls in estimators for p in inspect.signature(cls).parameters} - {"self"}
+
     factory.__name__ = factory.__qualname__ = f"{name}_factory"
+    factory.accepts = accepts
     MODELS.register(name)(factory)
 
 

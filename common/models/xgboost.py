@@ -10,6 +10,7 @@ _OBJECTIVE = {"regression": "reg:squarederror", "binary": "binary:logistic", "mu
 
 @MODELS.register("xgboost")
 class XGBoostModel(Model):
+    open_params = True  # any library param passes through; the library checks the names
     defaults = dict(eta=0.03, max_depth=6, subsample=0.8, colsample_bytree=0.8, min_child_weight=1.0,
                     reg_lambda=1.0, tree_method="hist", nthread=0)
 

@@ -127,3 +127,19 @@ def test_model_takes_categoricals_nan_and_unseen_levels(name, task):
         assert roc_auc_score(yv[seen], pred[seen]) > 0.85
     else:
         assert pred.shape == (100, 3) and (pred[seen].argmax(1) == yv[seen]).mean() > 0.7
+
+
+@pytest.mark.parametrize("name", MODELS.list())
+def test_unknown_params_are_refused_with_a_suggestion(name):
+    from common.errors import ConfigError
+    from common.models.base import accepted_params
+
+    accepted = accepted_params(name)
+    if accepted is None:  # the GBDTs hand params to their library, which checks the names itself
+        assert name in ("lightgbm", "xgboost", "catboost")
+        return
+    typo = sorted(accepted)[0] + "s"
+    with pytest.raises(ConfigError, match=rf"model '{name}' has no param\(s\) \['{typo}'\].*Did you mean"):
+        create_model(Component(name=name, params={typo: 1}), MODELS.get(name)().tasks[0])
+    for param in FAST.get(name, {}):  # what the suite itself uses is accepted
+        assert param in accepted
