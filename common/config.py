@@ -57,13 +57,18 @@ class DataSection(_Frozen):
     id_column: str | list[str] | None = None  # a list for a composite key, e.g. [user_id, merchant_id]
     target: str
     # Column roles are inferred (stage 01 lists them); override any: {column: numeric|categorical|text|date|drop}.
-    roles: dict[str, Literal["numeric", "categorical", "text", "date", "drop"]] = Field(default_factory=dict)
+    # annotation: label-derived, train-only columns (digit boxes) a model may use in training, never as features
+    roles: dict[str, Literal["numeric", "categorical", "text", "date", "drop", "annotation"]] = Field(default_factory=dict)
     categorical: list[str] = Field(default_factory=list)  # shorthand for roles {column: categorical}
     # How the regression target is modelled: fitted per fold, inverted before scoring and submitting.
     target_transform: Literal["log1p", "box-cox", "yeo-johnson", "standardize"] | None = None
     encoding: str | None = None  # of the raw files; detected (UTF-8, then GB18030/GBK) when not given
     inf: Literal["error", "missing"] = "error"  # +/-inf in a feature: stop at stage 01, or read as missing
     sample_submission: str | None = None  # used when the file exists: columns, ids, order and value type
+    # An official validation file in the train file's format (street chars' mchar_val.json): its rows join
+    # train, marked in the column `is_valid`, and folds.scheme: holdout validates on them.
+    valid: str | None = None
+    valid_image_dir: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
     # What one example is; load_raw and the EDA report dispatch on it.
     #   tabular: a row of numeric/categorical columns (the default).
@@ -97,11 +102,13 @@ class DataSection(_Frozen):
 
 
 class FoldsSection(_Frozen):
-    scheme: Literal["kfold", "stratified", "group", "stratified_group", "time"] = "kfold"
+    # holdout: one fold, the official validation rows (data.valid's file, or folds.holdout_column's truthy rows)
+    scheme: Literal["kfold", "stratified", "group", "stratified_group", "time", "holdout"] = "kfold"
     n_splits: int = Field(5, ge=2)
     seed: int = 42
     group_column: str | None = None
     time_column: str | None = None
+    holdout_column: str | None = None
 
     @model_validator(mode="after")
     def _columns_for_scheme(self) -> FoldsSection:
@@ -109,6 +116,8 @@ class FoldsSection(_Frozen):
             raise ValueError(f"folds.scheme {self.scheme!r} needs folds.group_column")
         if self.scheme == "time" and not self.time_column:
             raise ValueError("folds.scheme 'time' needs folds.time_column")
+        if self.scheme != "holdout" and self.holdout_column:
+            raise ValueError("folds.holdout_column needs folds.scheme: holdout")
         return self
 
 
@@ -171,6 +180,12 @@ class Config(_Frozen):
     ensemble: EnsembleSection = EnsembleSection()
     submission: SubmissionSection = SubmissionSection()
     seed: int = 42
+
+    @model_validator(mode="after")
+    def _holdout_rows(self) -> Config:
+        if self.folds.scheme == "holdout" and not (self.folds.holdout_column or self.data.valid):
+            raise ValueError("folds.scheme 'holdout' needs data.valid (a validation file) or folds.holdout_column")
+        return self
 
     @model_validator(mode="after")
     def _unique_run_labels(self) -> Config:

@@ -23,6 +23,9 @@ from common.roles import ColumnRole, apply_roles, infer_roles
 from common.store import RunStore
 
 
+VALID_COLUMN = "is_valid"  # marks the rows of data.valid inside the train frame
+
+
 @dataclass(frozen=True)
 class Contest:
     root: Path
@@ -90,16 +93,13 @@ class Contest:
     @cached_property
     def data_digest(self) -> str:
         d = self.config.data
-        return stable_hash(*(file_digest(self.path(p)) for p in (d.train, d.test) if self.path(p).is_file()))
+        files = [p for p in (d.train, d.test, d.valid) if p]
+        return stable_hash(*(file_digest(self.path(p)) for p in files if self.path(p).is_file()))
 
     def load_raw(self, typed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train and test frames, checked: files, encoding, columns, ids, target, infinities; with
         `typed`, converted by the column roles (common.roles): every later stage reads these."""
         d = self.config.data
-        if d.modality == "image":  # label JSONs + image folders: one row per image (common.images)
-            from common.images import load_image_tables
-
-            return load_image_tables(self)
         train, test = self._read_raw()
         if not typed:
             return train, test
@@ -111,24 +111,51 @@ class Contest:
         d = self.config.data
         if train is None or test is None:
             train, test = self._read_raw()
-        overrides = d.role_overrides
-        if d.text_column:
-            overrides.setdefault(d.text_column, "text")
+        present = set(train.columns) | set(test.columns)
+        overrides = {**{c: r for c, r in self._default_roles().items() if c in present}, **d.role_overrides}
         return infer_roles(train, test, target=d.target, id_columns=d.id_columns, overrides=overrides)
+
+    def _default_roles(self) -> dict[str, str]:
+        """Roles the config implies: the documents, an image's path and label-derived columns, the holdout mark."""
+        d, f = self.config.data, self.config.folds
+        roles = {d.text_column: "text"} if d.text_column else {}
+        if d.modality == "image":
+            from common.images import ANNOTATIONS
+
+            roles.update({c: "annotation" for c in ANNOTATIONS})
+            roles.update({"image_path": "image", "image_width": "numeric", "image_height": "numeric"})
+        if f.scheme == "holdout":
+            roles[f.holdout_column or VALID_COLUMN] = "drop"  # where a row is validated, never a feature
+        return roles
+
+    @property
+    def annotations(self) -> list[str]:
+        """Label-derived, train-only columns: a model may train with them, they never become features."""
+        return [c for c, r in {**self._default_roles(), **self.config.data.role_overrides}.items() if r == "annotation"]
 
     def _read_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         d = self.config.data
+        if d.modality == "image":  # label JSONs + image folders: one row per image (common.images)
+            from common.images import load_image_tables
+
+            return load_image_tables(self)
         id_cols = d.id_columns
         text = [d.text_column] if d.text_column else []  # documents: required
         train = read_table(self.path(d.train), d.sep, required=[*id_cols, d.target, *text], what="train",
                            encoding=d.encoding)
+        if d.valid:  # the official validation rows join train, marked for the holdout fold
+            valid = read_table(self.path(d.valid), d.sep, required=list(train.columns), what="validation",
+                               encoding=d.encoding)
+            train = pd.concat([train.assign(**{VALID_COLUMN: False}), valid[train.columns].assign(**{VALID_COLUMN: True})],
+                              ignore_index=True)
         test = read_table(self.path(d.test), d.sep, required=[*id_cols, *text], what="test", encoding=d.encoding)
         # Tianchi test files may carry the empty prediction column to fill in (Tmall's `prob`):
         # when it is the submission's value column and holds nothing, it is not data.
         placeholder = (self.config.submission.columns or [None])[-1]
         if placeholder in test.columns and placeholder not in train.columns and test[placeholder].isna().all():
             test = test.drop(columns=placeholder)
-        expected = [c for c in train.columns if c != d.target]
+        train_only = {d.target, VALID_COLUMN, *self.annotations}
+        expected = [c for c in train.columns if c not in train_only]
         missing = [c for c in expected if c not in test.columns]
         extra = [c for c in test.columns if c not in train.columns]
         if missing or extra:
@@ -169,12 +196,15 @@ class Contest:
                     f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be left out."
                 )
             return saved
-        if train is None:
-            train, _ = self._read_raw()
         f = self.config.folds
+        needed = [f.group_column, f.time_column, (f.holdout_column or VALID_COLUMN) if f.scheme == "holdout" else None]
+        if train is None or any(c and c not in train.columns for c in needed):
+            train, _ = self._read_raw()  # the typed frame may have dropped or expanded those columns
         column = lambda name: train[name].to_numpy() if name else None  # noqa: E731
+        holdout = column(f.holdout_column or VALID_COLUMN) if f.scheme == "holdout" else None
         folds = make_folds(len(train), f.scheme, f.n_splits, f.seed, y=train[self.config.data.target].to_numpy(),
-                           groups=column(f.group_column), order=column(f.time_column), data_digest=self.data_digest)
+                           groups=column(f.group_column), order=column(f.time_column), data_digest=self.data_digest,
+                           holdout=holdout)
         save_folds(folds, self.folds_dir)
         return folds
 
@@ -184,7 +214,8 @@ class Contest:
         train, test = self.load_raw()
         folds = self.folds(train)
         d = self.config.data
-        ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality)
+        ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality,
+                             tuple(self.annotations))
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
         # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
         extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]

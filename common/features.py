@@ -35,9 +35,11 @@ class FeatureContext:
     seed: int
     root: Path
     modality: str = "tabular"
+    annotations: tuple[str, ...] = ()  # label-derived, train-only: never features
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        return [c for c in frame.columns if c != self.target and c not in self.id_columns]
+        skip = {self.target, *self.id_columns, *self.annotations}
+        return [c for c in frame.columns if c not in skip]
 
     def numeric_columns(self, frame: pd.DataFrame) -> list[str]:
         return [c for c in self.feature_columns(frame) if pd.api.types.is_numeric_dtype(frame[c])]
@@ -56,6 +58,7 @@ class FeatureSet:
     X_test: pd.DataFrame
     key: str
     classes: tuple | None = None
+    annotations: pd.DataFrame | None = None  # train rows' label-derived columns, for training only
 
     def labels(self, codes: np.ndarray) -> np.ndarray:
         """Class codes back to the train file's own label values (strings included)."""
@@ -102,11 +105,13 @@ def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: st
     missing = [c for c in columns if c not in test.columns]
     if missing:
         raise DataError(f"feature columns {missing[:10]} exist in train but not in test; a feature step must "
-                        "produce the same columns for both frames.")
+                        "produce the same columns for both frames. A label-derived column (digit boxes, counts) "
+                        "is an annotation, never a feature: set `data.roles: {column: annotation}`.")
     X, X_test = train[columns], test[columns]
-    # Columns a feature step made as strings get a role like raw ones (usually categorical).
-    untyped = [c for c in columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
-                                          or isinstance(X[c].dtype, pd.CategoricalDtype))]
+    # Columns a feature step made as strings get a role like raw ones (usually categorical); image paths stay.
+    images = [c for c in columns if c == "image_path"]
+    untyped = [c for c in columns if c not in images and not (
+        pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]) or isinstance(X[c].dtype, pd.CategoricalDtype))]
     if untyped:
         roles = infer_roles(X[untyped], X_test[untyped], target=None, id_columns=[])
         text = [c for c, r in roles.items() if r.role == "text"]
@@ -116,8 +121,11 @@ def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: st
             log(f"  text column(s) {text} are not used by the tabular models; turn them into features in "
                 "features.py (lengths, keywords) or set their role to categorical in data.roles")
             X, X_test = X.drop(columns=text), X_test.drop(columns=text)
+    for frame in (X, X_test):  # what each column is, for model_inputs (a path and a document are both strings)
+        frame.attrs["roles"] = {c: "image" for c in images}
     y, classes = encode_target(train[ctx.target], ctx.task)
-    return FeatureSet(X, y, X_test, key, classes)
+    notes = [c for c in ctx.annotations if c in train.columns]
+    return FeatureSet(X, y, X_test, key, classes, train[notes] if notes else None)
 
 
 def encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple | None]:

@@ -20,6 +20,8 @@ import pandas as pd
 from common.errors import DataError
 
 BOX_KEYS = ("height", "label", "left", "top", "width")
+#: label-derived columns: a model may crop around the boxes in training, but they never become features
+ANNOTATIONS = ("n_digits", "digits", "left", "top", "width", "height")
 _FIX = "Use the contest's original file, or regenerate it (compkit generate)."
 
 
@@ -109,6 +111,7 @@ def attach_image_sizes(frame: pd.DataFrame, image_dir: str | Path, what: str = "
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"{what} image {p} cannot be read as an image ({exc}). Unpack it again.") from None
     frame = frame.copy()
+    frame["image_path"] = [str(p) for p in paths]  # what an image model reads
     frame["image_width"] = np.array([w for w, _ in sizes], dtype=int)
     frame["image_height"] = np.array([h for _, h in sizes], dtype=int)
     return frame
@@ -128,15 +131,23 @@ def boxes_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def load_image_tables(contest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (labelled) and test frames of an image contest; image sizes when the folders are set."""
+    from common.contest import VALID_COLUMN
+
     d = contest.config.data
     train = read_mchar_labels(contest.path(d.train), "train", d.target)
     test = read_file_list(contest.path(d.test), "test", d.target)
-    for frame, name in ((train, d.train), (test, d.test)):
-        dup = frame["file_name"].duplicated()
-        if dup.any():
+    valid = read_mchar_labels(contest.path(d.valid), "validation", d.target) if d.valid else None
+    for frame, name in ((train, d.train), (test, d.test), (valid, d.valid)):
+        dup = frame["file_name"].duplicated() if frame is not None else None
+        if dup is not None and dup.any():
             raise DataError(f"{contest.path(name)}: file name {frame['file_name'][dup].iloc[0]!r} is listed twice.")
     if d.image_dir:
         train = attach_image_sizes(train, contest.path(d.image_dir), "train")
     if d.test_image_dir:
         test = attach_image_sizes(test, contest.path(d.test_image_dir), "test")
+    if valid is not None:
+        if d.valid_image_dir:
+            valid = attach_image_sizes(valid, contest.path(d.valid_image_dir), "validation")
+        train = pd.concat([train.assign(**{VALID_COLUMN: False}), valid.assign(**{VALID_COLUMN: True})],
+                          ignore_index=True)
     return train, test

@@ -19,7 +19,7 @@ import pandas as pd
 
 from common.errors import DataError
 
-ROLES = ("id", "target", "numeric", "categorical", "text", "date", "drop")
+ROLES = ("id", "target", "numeric", "categorical", "text", "date", "drop", "annotation", "image")
 _DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 _SAMPLE = 2000  # rows looked at to tell dates and prose apart; enough for a stable share
 TEXT_MIN_WORDS = 5  # a string column averaging this many words per value reads as prose
@@ -49,6 +49,10 @@ def infer_roles(train: pd.DataFrame, test: pd.DataFrame, *, target: str | None, 
     roles = {}
     for column in train.columns:
         values = train[column]
+        if column in overrides and overrides[column] in ("annotation", "image"):  # lists, paths: kept as they are
+            why = "label-derived, train only: never a feature" if overrides[column] == "annotation" else "image file"
+            roles[column] = ColumnRole(column, overrides[column], str(values.dtype), 0, float(values.isna().mean()), why)
+            continue
         if column == target:
             role, reason = "target", "data.target"
         elif column in id_columns:

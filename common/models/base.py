@@ -110,16 +110,18 @@ def check_params(spec: Any) -> None:
 
 
 def model_inputs(X: Any, takes: frozenset[str]) -> Any:
-    """The columns of a frame a model reads: numbers, categories (pandas category dtype), text (strings)."""
+    """The columns of a frame a model reads: numbers, categories (pandas category dtype), text (strings),
+    images (columns marked so in `X.attrs["roles"]`)."""
     import pandas as pd
 
     if not isinstance(X, pd.DataFrame):
         return X
-    keep = []
+    keep, marked = [], X.attrs.get("roles", {})
     for column in X.columns:
         dtype = X[column].dtype
-        role = ("categorical" if isinstance(dtype, pd.CategoricalDtype) else
-                "numeric" if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) else "text")
+        role = marked.get(column) or (
+            "categorical" if isinstance(dtype, pd.CategoricalDtype) else
+            "numeric" if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) else "text")
         if role in takes:
             keep.append(column)
     return X if len(keep) == X.shape[1] else X[keep]
