@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from common.errors import ConfigError, did_you_mean
 
-TASKS = ("regression", "binary", "multiclass")
+TASKS = ("regression", "binary", "multiclass", "sequence")
 
 
 class _Frozen(BaseModel):
@@ -34,7 +34,7 @@ class Component(_Frozen):
 
 class CompetitionSection(_Frozen):
     name: str
-    task: Literal["regression", "binary", "multiclass"]
+    task: Literal["regression", "binary", "multiclass", "sequence"]  # sequence: strings, per position (common.sequence)
     metric: str
     platform: Literal["kaggle", "tianchi"] = "kaggle"
     kaggle_slug: str | None = None

@@ -234,6 +234,12 @@ class Contest:
         return stable_hash(features.key, d.target, d.target_transform, self.task, features.classes, folds.hash)
 
     def n_classes(self, y: np.ndarray) -> int | None:
+        """Classes a model predicts: per row (multiclass) or per position, blank included (sequence)."""
+        if self.task == "sequence":
+            from common.sequence import alphabet
+
+            train, _ = self._read_raw()
+            return self.config.competition.n_classes or len(alphabet(train[self.config.data.target].astype(str))) + 1
         if self.task != "multiclass":
             return None
         return self.config.competition.n_classes or int(np.max(y)) + 1

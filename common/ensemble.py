@@ -70,7 +70,7 @@ class _WeightedBase(Ensembler):
         if self.metric.needs == "label" and self.task != "regression":
             from common.metrics import get_metric
 
-            return get_metric("logloss")
+            return get_metric("sequence_logloss" if self.task == "sequence" else "logloss")
         return self.metric
 
 
@@ -224,8 +224,10 @@ def compare(runs: list, y: np.ndarray, folds: Folds, metric: Metric, task: str, 
         fold_scores = [metric(y[folds.assignment == k], P[folds.assignment == k, j]) for k in range(folds.n_splits)]
         results[run.run_id] = BlendResult(run.run_id, P[:, j], P_test[:, j], fold_scores, metric(y[valid], P[valid, j]), False)
     for spec in strategies:
-        if spec.name == "rank" and P.ndim == 3:
+        if spec.name == "rank" and P.ndim >= 3:
             continue  # ranks need one score per row
+        if spec.name in ("stacking", "stacking2") and task == "sequence":
+            continue  # a meta-model per position is not built; mean, weighted and hill climbing blend sequences
         results[spec.run_label] = blend(spec, P, P_test, y, folds, metric, task, seed)
     rows = [{"strategy": r.name, "kind": "single" if name in {run.run_id for run in runs} else "ensemble",
              "cv_score": r.score, "cv_std": float(np.std(r.fold_scores)),

@@ -61,7 +61,11 @@ class FeatureSet:
     annotations: pd.DataFrame | None = None  # train rows' label-derived columns, for training only
 
     def labels(self, codes: np.ndarray) -> np.ndarray:
-        """Class codes back to the train file's own label values (strings included)."""
+        """Class codes back to the train file's own label values (strings included); sequences to strings."""
+        if self.y.ndim == 2:
+            from common.sequence import decode_sequences
+
+            return decode_sequences(np.asarray(codes), self.classes)
         return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=int)] if self.classes else np.asarray(codes)
 
 
@@ -129,9 +133,15 @@ def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: st
 
 
 def encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, tuple | None]:
-    """Regression: floats. Classification: codes 0..k-1 of the sorted labels, and the labels."""
+    """Regression: floats. Classification: codes 0..k-1 of the sorted labels, and the labels. Sequence:
+    (n, positions) character codes and the alphabet (common.sequence)."""
     if task == "regression":
         return pd.to_numeric(y).to_numpy(dtype=float), None
+    if task == "sequence":
+        from common.sequence import alphabet, encode_sequences
+
+        chars = alphabet(y.astype(str))
+        return encode_sequences(y.astype(str), chars), chars
     classes, codes = np.unique(y.to_numpy(dtype=object if not pd.api.types.is_numeric_dtype(y) else y.dtype),
                                return_inverse=True)
     return codes.astype(np.int64), tuple(v.item() if isinstance(v, np.generic) else v for v in classes)

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from common.registry import Registry
 
 METRICS: Registry[Metric] = Registry("metric")
-TASKS = ("regression", "binary", "multiclass")
+TASKS = ("regression", "binary", "multiclass", "sequence")
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,20 @@ def qwk(y, p):
     return skm.cohen_kappa_score(y_float.astype(int), labels, labels=np.arange(lo, hi + 1), weights="quadratic")
 
 
-@_register("string_accuracy", "maximize", ("multiclass",), "label")
+@_register("string_accuracy", "maximize", ("multiclass", "sequence"), "label")
 def string_accuracy(y, p):
-    """Whole-string accuracy: a prediction counts only if every character matches."""
+    """Whole-string accuracy: a prediction counts only if every character matches. Takes strings, or a
+    sequence target's (n, positions) codes with (n, positions, classes) probabilities (common.sequence)."""
+    if np.ndim(y) == 2:
+        from common.sequence import whole_string_hits
+
+        return float(np.mean(whole_string_hits(y, p)))
     return float(np.mean([str(a) == str(b) for a, b in zip(y, p, strict=True)]))
+
+
+@_register("sequence_logloss", "minimize", ("sequence",), "proba")
+def sequence_logloss(y, p):
+    """Mean log-loss over positions (blank included): what a per-position model and a blend minimise."""
+    p = np.clip(p, 1e-15, 1)
+    picked = np.take_along_axis(p, np.asarray(y)[..., None], axis=-1)[..., 0]
+    return float(-np.mean(np.log(picked)))

@@ -47,6 +47,8 @@ class SubmissionSpec:
 def submission_kind(contest) -> str:
     """probability, label or value: submission.kind, else what the metric scores."""
     kind = contest.config.submission.kind
+    if contest.task == "sequence":
+        return "string"  # decoded per-position predictions
     if kind != "auto":
         return kind
     if contest.task == "regression":
@@ -67,13 +69,18 @@ def spec_for(contest, test: pd.DataFrame, train: pd.DataFrame | None = None) -> 
         y = train[data.target]
         if task == "regression":
             target_range = (float(y.min()), float(y.max()))
+        elif task == "sequence":
+            from common.sequence import alphabet
+
+            labels = alphabet(y.astype(str))  # the characters a string may hold
         else:
             labels = tuple(v.item() if isinstance(v, np.generic) else v for v in np.unique(y.to_numpy(dtype=object)))
     value_range = (0.0, 1.0) if kind == "probability" else None
     integer = kind == "label" and (labels is None or all(_is_int(v) for v in labels))
     if cfg.format == "lines":
         return SubmissionSpec("lines", len(test), value_range=value_range, integer=integer, float_format=cfg.float_format,
-                              kind=kind, labels=labels if kind == "label" else None, target_range=target_range)
+                              kind=kind, labels=labels if kind in ("label", "string") else None,
+                              target_range=target_range)
     id_cols = data.id_columns
     # multiclass probabilities: one column per class, named by the class
     n_values = len(labels) if kind == "probability" and task == "multiclass" and labels else 1
@@ -91,7 +98,7 @@ def spec_for(contest, test: pd.DataFrame, train: pd.DataFrame | None = None) -> 
         if kind == "value" and pd.api.types.is_integer_dtype(sample[columns[-1]]):
             integer = True  # the contest wants whole numbers (counts)
     return SubmissionSpec("csv", len(test), columns, ids, value_range, integer, cfg.float_format, kind,
-                          labels if kind == "label" else None, target_range, source, n_values)
+                          labels if kind in ("label", "string") else None, target_range, source, n_values)
 
 
 def _is_int(value) -> bool:
@@ -110,6 +117,10 @@ def predictions_to_values(pred: np.ndarray, task: str, kind: str | None = None, 
     """What the file holds. Values for regression; probabilities (P(y=1) for binary); labels: the argmax
     (multiclass) or P(y=1) >= threshold (binary), as the train file's own label values when `classes`."""
     pred = np.asarray(pred)
+    if task == "sequence":
+        from common.sequence import decode_sequences
+
+        return decode_sequences(pred, classes)
     kind = kind or ("value" if task == "regression" else "label" if task == "multiclass" else "probability")
     if kind != "label":
         return pred
@@ -162,6 +173,9 @@ def check_frame(frame: pd.DataFrame, spec: SubmissionSpec, source: str = "submis
 
 
 def _check_values(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
+    if spec.kind == "string":
+        _check_strings(values, spec, source)
+        return
     numeric_labels = spec.labels is not None and all(_is_int(v) for v in spec.labels)
     if spec.labels is not None and not numeric_labels:
         _check_labels(values, spec, source)
@@ -186,6 +200,15 @@ def _check_values(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
         _check_scale(numeric.to_numpy(dtype=float), spec.target_range, source)
     if numeric_labels:  # whole numbers by now: compare them as integers (a CSV may hold 1.0)
         _check_labels(numeric.astype(np.int64), spec, source)
+
+
+def _check_strings(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
+    allowed = set(spec.labels or ())
+    text = values.astype(object).where(values.notna(), None)
+    for row, value in enumerate(text):
+        if value is None or (allowed and not set(str(value)) <= allowed):
+            raise SubmissionError(f"{source}: row {row} holds {value!r}; a string prediction is made of the train "
+                                  f"target's characters {''.join(sorted(allowed))!r}.")
 
 
 def _check_labels(values: pd.Series, spec: SubmissionSpec, source: str) -> None:
@@ -231,10 +254,11 @@ def read_submission(path: str | Path, spec: SubmissionSpec) -> pd.DataFrame:
         if first and pd.isna(pd.to_numeric(first, errors="coerce")):
             raise SubmissionError(f"{path}: the first line is {first[:40]!r}, not a number. A 'lines' submission "
                                   "has one prediction per line and no header: remove that line.")
+    text = {spec.value_column or "prediction": str} if spec.kind == "string" else None  # keep '05' as written
     try:
         if spec.format == "lines":
-            return pd.read_csv(path, header=None, names=["prediction"])
-        return pd.read_csv(path)
+            return pd.read_csv(path, header=None, names=["prediction"], dtype=text and {"prediction": str})
+        return pd.read_csv(path, dtype=text)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise SubmissionError(f"{path} is not a readable {spec.format} submission: {exc}") from None
 

@@ -15,6 +15,7 @@ TASK_METRICS = {
     "regression": {"rmse", "mse", "mae", "rmsle", "r2", "qwk"},
     "binary": {"auc", "logloss", "f1", "mcc", "accuracy", "macro_f1"},
     "multiclass": {"macro_f1", "accuracy", "logloss", "mcc", "qwk", "auc", "string_accuracy"},
+    "sequence": {"string_accuracy", "sequence_logloss"},
 }
 
 

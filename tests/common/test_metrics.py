@@ -46,8 +46,17 @@ REFERENCE = {  # name: (data, scikit-learn's score of the same predictions)
     "qwk": (_multiclass, lambda y, p: skm.cohen_kappa_score(y, p.argmax(1), labels=range(4), weights="quadratic")),
     "string_accuracy": (lambda seed, n: (np.array(["12", "7", "301"] * 3), np.array(["12", "1", "301"] * 3)),
                         lambda y, p: 2 / 3),
+    # per position, blank included: the mean of scikit-learn's log-loss over the flattened positions
+    "sequence_logloss": (lambda seed, n: _sequence(seed, n),
+                         lambda y, p: skm.log_loss(y.ravel(), p.reshape(-1, p.shape[-1]), labels=range(p.shape[-1]))),
 }
-DIRECTIONS = {"mse": "minimize", "rmse": "minimize", "mae": "minimize", "rmsle": "minimize", "logloss": "minimize"}
+DIRECTIONS = {"mse": "minimize", "rmse": "minimize", "mae": "minimize", "rmsle": "minimize", "logloss": "minimize",
+              "sequence_logloss": "minimize"}
+
+
+def _sequence(seed, n):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4, size=(n, 3)), rng.dirichlet(np.ones(4), (n, 3))
 
 
 def test_every_registered_metric_has_a_reference():
@@ -71,7 +80,7 @@ def test_direction_tasks_and_needs(name):
     assert metric.needs in ("value", "proba", "label")
     data, _ = REFERENCE[name]
     y, p = data(0, 50)
-    perfect = np.eye(p.shape[1])[y] if p.ndim == 2 else y if y.dtype.kind == "U" else y.astype(float)
+    perfect = np.eye(p.shape[-1])[y] if p.ndim >= 2 else y if y.dtype.kind == "U" else y.astype(float)
     assert metric.is_better(metric(y, perfect), metric(y, p))
 
 
@@ -79,7 +88,8 @@ def test_metrics_for_each_task():
     assert metrics_for("regression") == ["mae", "mse", "qwk", "r2", "rmse", "rmsle"]
     assert metrics_for("binary") == ["accuracy", "auc", "f1", "logloss", "macro_f1", "mcc"]
     assert metrics_for("multiclass") == ["accuracy", "auc", "logloss", "macro_f1", "mcc", "qwk", "string_accuracy"]
-    with pytest.raises(ValueError, match="task must be one of 'regression', 'binary', 'multiclass'; got 'text'"):
+    assert metrics_for("sequence") == ["sequence_logloss", "string_accuracy"]
+    with pytest.raises(ValueError, match="task must be one of 'regression', 'binary', 'multiclass', 'sequence'; got 'text'"):
         metrics_for("text")
 
 
