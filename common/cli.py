@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "generate":
         from common.datasets import GENERATORS
 
-        for path in GENERATORS.create(args.name, args.out, seed=args.seed, **_parse_settings(args.set)):
+        try:
+            paths = GENERATORS.create(args.name, args.out, seed=args.seed, **_parse_settings(args.set))
+        except KitError as exc:  # an unknown contest name: the choices, no traceback
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        for path in paths:
             print(path)
     elif args.command == "list":
         _list(args.pattern)

@@ -62,9 +62,10 @@ class Contest:
 
     @property
     def folds_dir(self) -> Path:
-        """Folds live under the digest of the data they were made for: new raw files (the real ones after
-        the demo's) get new folds instead of a refusal, and runs on the old ones are left out."""
-        return self.root / "folds" / self.data_digest[:12]
+        """Folds live under the digest of the data and the fold settings they were made for: new raw files (the
+        real ones after the demo's) or a changed scheme, n_splits or seed get new folds, and runs on the old
+        ones are left out."""
+        return self.root / "folds" / stable_hash(self.data_digest, self.config.folds.model_dump())
 
     @cached_property
     def store(self) -> RunStore:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import DataError
+from common.faults import checkpoint
 from common.folds import Folds
 from common.io import read_json, stable_hash, write_json, write_parquet
 from common.registry import Registry
@@ -90,6 +91,7 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ct
         write_parquet(step_dir / "test.parquet", test)
         added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
         write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
+        checkpoint(f"feature:{step.name}")
         log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
             + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else ""))
     write_json(Path(cache_dir) / "latest.json", {"key": key})

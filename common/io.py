@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import glob
 import hashlib
 import json
 import mmap
@@ -21,6 +22,7 @@ import pandas as pd
 import xxhash
 
 from common.errors import DataError
+from common.faults import checkpoint, pid_alive
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -36,15 +38,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_orphans(path)
+    # the writer's pid in the name: a later write can tell the leftovers of a killed process from a live one's
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        checkpoint(f"write:{path.parent.name}/{path.name}")
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete the temporary files of `path` that a killed process left (SIGKILL skips the cleanup above).
+
+    Only those whose writer no longer runs on this machine: a concurrent writer's file is never touched.
+    """
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[a-z0-9_]{8}\.tmp")
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        found = pattern.fullmatch(leftover.name)
+        if found and not pid_alive(int(found.group(1))):
+            leftover.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 
 from common.config import Component
 from common.errors import ConfigError, did_you_mean
+from common.faults import checkpoint, pid_alive
 from common.folds import Folds
 from common.io import stable_hash
 from common.metrics import Metric
@@ -158,6 +159,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     )
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    retry_dead_trials(study)
     if start and not study.trials:
         first = encode(start, dims)
         if first:
@@ -202,11 +204,32 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
                 bar.update()
                 if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                     bar.set_postfix(best=study.best_value)
+                checkpoint(f"trial:{trial.number}")
 
             study.optimize(objective, n_trials=remaining, timeout=timeout_s, show_progress_bar=False,
                            callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)), tick])
     mine = bool(best) and study.best_trial.number == best[0][0]  # best holds a finished trial, so best_trial exists
     return Search(study, best[0][1] if mine else None)
+
+
+def retry_dead_trials(study) -> int:
+    """Trials left running by a killed process of this machine: marked failed, their params queued again.
+
+    Optuna keeps such a trial RUNNING forever; the study's budget counts finished trials only, so the
+    search would go on, but the killed trial's params (the known-good start, say) would never be tried.
+    A trial of a live process, or of another machine sharing the storage, is left alone. Returns how many.
+    """
+    from optuna.trial import TrialState
+
+    host, retried = socket.gethostname(), 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        where, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if where == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            study.tell(trial.number, state=TrialState.FAIL)
+            if trial.params:
+                study.enqueue_trial(trial.params, skip_if_exists=False)
+            retried += 1
+    return retried
 
 
 def fold_median_pruner(n_startup_trials: int = 5, n_warmup_steps: int = 1):

@@ -11,6 +11,7 @@ import pandas as pd
 from common.config import Component
 from common.contest import Contest
 from common.errors import FoldMismatchError, KitError
+from common.faults import checkpoint
 from common.features import FeatureSet
 from common.folds import Folds
 from common.io import save_figure, write_csv
@@ -44,7 +45,9 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
             "fold_hash": folds.hash, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,
             "target_transform": transform, "classes": list(fs.classes) if fs.classes else None,
             "n_features": int(fs.X.shape[1]), "features": list(map(str, fs.X.columns)), "n_classes": n_classes}
-    return contest.store.save(run_id, result, meta), False
+    run = contest.store.save(run_id, result, meta)
+    checkpoint(f"saved:{run_id}")
+    return run, False
 
 
 def current_runs(contest: Contest, fs: FeatureSet, folds: Folds, patterns: list[str] | None = None,

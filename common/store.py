@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import FoldMismatchError
+from common.faults import checkpoint, pid_alive
 from common.io import read_json, read_npy, stable_hash, write_json, write_npy
 from common.train import CVResult
 
@@ -76,11 +77,11 @@ class RunStore:
         return path
 
     def save(self, run_id: str, result: CVResult, meta: dict[str, Any]) -> Run:
+        """Write the run under a temporary name, then rename it into place (replacing an older one)."""
+        self._remove_orphans()
         tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        write_npy(tmp / "oof.npy", result.oof)
-        write_npy(tmp / "test.npy", result.test)
         full_meta = {
             **meta,
             "run_id": run_id,
@@ -93,13 +94,29 @@ class RunStore:
             "python": platform.python_version(),
             "libraries": _versions(),
         }
-        write_json(tmp / "meta.json", full_meta)
+        try:
+            write_npy(tmp / "oof.npy", result.oof)
+            write_npy(tmp / "test.npy", result.test)
+            write_json(tmp / "meta.json", full_meta)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        checkpoint(f"save:{run_id}")
         final = self.path(run_id)
-        if final.exists():
-            shutil.rmtree(final)
+        if final.exists():  # --force: the old run is moved away whole, never left half-deleted under its name
+            trash = self.root / f".trash-{run_id}-{os.getpid()}"
+            os.replace(final, trash)
+            shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp, final)
         shutil.rmtree(self.root / ".work" / run_id, ignore_errors=True)
         return Run(run_id, final, full_meta)
+
+    def _remove_orphans(self) -> None:
+        """Delete staged or half-deleted runs whose process was killed (their pid no longer runs here)."""
+        for leftover in self.root.glob(".t*-*"):
+            kind, _, pid = leftover.name.rpartition("-")
+            if kind.startswith((".tmp-", ".trash-")) and pid.isdigit() and not pid_alive(int(pid)):
+                shutil.rmtree(leftover, ignore_errors=True)
 
     def load(self, run_id: str) -> Run:
         path = self.path(run_id)
@@ -113,12 +130,13 @@ class RunStore:
         found = []
         for meta_path in sorted(self.root.glob("*/meta.json")):
             run_id = meta_path.parent.name
+            if run_id.startswith("."):  # a run being staged or deleted (pathlib's "*" matches hidden names)
+                continue
             if any(fnmatch.fnmatchcase(run_id, p) for p in patterns):
                 run = Run(run_id, meta_path.parent, read_json(meta_path))
                 if (fold_hash is None or run.fold_hash == fold_hash) and (key is None or run.key == key):
                     found.append(run)
         return sorted(found, key=lambda r: r.meta.get("created", ""))
-
 
     def remove(self, run: Run) -> None:
         """Delete a finished run (renamed away first, so a half-deleted run never looks finished)."""

@@ -248,17 +248,20 @@ def read_submission(path: str | Path, spec: SubmissionSpec) -> pd.DataFrame:
         raise SubmissionError(f"submission file not found: {path}")
     if path.stat().st_size == 0:
         raise SubmissionError(f"{path} is empty (0 bytes); write it with stage 07.")
-    if spec.format == "lines":
+    # labels and strings are read as written: '05' stays '05', and a label 'NA' or 'None' is no missing value
+    text = spec.kind == "string" or (spec.labels is not None and not all(_is_int(v) for v in spec.labels))
+    if spec.format == "lines" and not text:
         with open(path, encoding="utf-8", errors="replace") as fh:
             first = fh.readline().strip()
         if first and pd.isna(pd.to_numeric(first, errors="coerce")):
             raise SubmissionError(f"{path}: the first line is {first[:40]!r}, not a number. A 'lines' submission "
                                   "has one prediction per line and no header: remove that line.")
-    text = {spec.value_column or "prediction": str} if spec.kind == "string" else None  # keep '05' as written
+    column = "prediction" if spec.format == "lines" else spec.value_column
+    options = {"dtype": {column: str}, "keep_default_na": False} if text else {}
     try:
         if spec.format == "lines":
-            return pd.read_csv(path, header=None, names=["prediction"], dtype=text and {"prediction": str})
-        return pd.read_csv(path, dtype=text)
+            return pd.read_csv(path, header=None, names=["prediction"], **options)
+        return pd.read_csv(path, **options)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise SubmissionError(f"{path} is not a readable {spec.format} submission: {exc}") from None
 
@@ -276,5 +279,5 @@ def write_submission(frame: pd.DataFrame, spec: SubmissionSpec, path: str | Path
     check_frame(frame, spec, str(path))
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, header=spec.format == "csv", float_format=spec.float_format)
-        check_submission(tmp, spec)
+        check_frame(read_submission(tmp, spec), spec, str(path))  # the bytes written, named as the final file
     return path

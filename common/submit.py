@@ -28,7 +28,8 @@ from common.submission import check_submission, spec_for
 
 MESSAGE_LIMIT = 500  # Kaggle truncates longer submission descriptions
 _FAILED_BUT_ZERO = ("Could not submit to competition", "Could not find competition")  # the CLI exits 0 on these
-_SECRET_VARS = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
+# The credentials the kaggle 2.x CLI reads from the environment (KAGGLE_USERNAME, read beside KAGGLE_KEY, is none)
+_SECRET_VARS = ("KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_IAP_TOKEN")
 TIANCHI_HELP = ("Tianchi has no upload API: sign in at https://tianchi.aliyun.com, open the contest's page, "
                 "choose 提交结果 (Submit results) and upload the file. Set competition.url in config.yaml to "
                 "have this message name the exact page.")

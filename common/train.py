@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import DataError
+from common.faults import checkpoint
 from common.folds import Folds
 from common.metrics import Metric
 from common.models.base import create_model, model_inputs
@@ -115,7 +116,8 @@ def fit_oof(
     test_pred: np.ndarray | None = None
     scores, seconds, infos = [], [], []
     splits = list(folds.splits())
-    bar = progress_bar(splits, f"{getattr(spec, 'run_label', spec.name)} folds", enabled=progress, leave=False)
+    label = getattr(spec, "run_label", spec.name)
+    bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
         fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter,
                        Path(workdir) / f"fold{k}" if workdir is not None else None, target_transform)
@@ -133,6 +135,7 @@ def fit_oof(
         scores.append(metric(y[va], pred_va))
         infos.append({**fit.model.info, "train_rows": int(len(fit.y_train)), "dropped_rows": int(len(tr) - len(fit.y_train))})
         bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
+        checkpoint(f"fold:{label}:{k}")
         if on_fold is not None:
             on_fold(k, float(np.mean(scores)))
     validated = folds.validated

@@ -117,11 +117,19 @@ def binary_contest(tmp_path):
     return write_contest(tmp_path / "bin", config, train, test)
 
 
-def run_script(script: Path, *args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run a stage script or CLI with this interpreter, capturing output."""
-    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "MPLBACKEND": "Agg"}
+def run_script(script: Path, *args: str, cwd: Path | None = None, timeout: int = 600,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a stage script or CLI with this interpreter, capturing output; `env` adds environment variables."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "MPLBACKEND": "Agg", **(env or {})}
     return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (what a killed writer's temporary files carry)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 Subclasses say how to build the network and turn inputs into tensors; this class picks the device
 (CUDA when present), uses mixed precision there, stops early on the validation fold, checkpoints
-each epoch into the fold's workdir (and resumes from it after an interruption), and restores the
-best weights before predicting.
+each epoch into the fold's workdir (and resumes from it after an interruption, RNG states included, so
+the resumed fit equals an uninterrupted one), and restores the best weights before predicting.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from common.faults import checkpoint
 from common.models.base import Model
 from common.progress import progress as progress_bar
 
@@ -51,12 +52,15 @@ class TorchModel(Model):
 
         start, best, best_state, stale = 0, np.inf, None, 0
         ckpt = Path(workdir) / "last.pt" if workdir is not None else None
-        if ckpt is not None and ckpt.is_file():  # resume an interrupted fold
+        if ckpt is not None and ckpt.is_file():  # resume an interrupted fold where it stopped
             state = torch.load(ckpt, map_location=self.device_, weights_only=True)
             self.net_.load_state_dict(state["net"])
             optimizer.load_state_dict(state["optimizer"])
             start, best, stale = int(state["epoch"]) + 1, float(state["best"]), int(state["stale"])
             best_state = state["best_net"]
+            _set_rng_state(state, train_loader.generator, scaler, self.device_)
+            if stale >= self.patience:  # the fold had stopped early: nothing is left to train
+                start = self.epochs
         epochs = progress_bar(range(start, self.epochs), desc="epochs", leave=False, enabled=self.progress)
         for epoch in epochs:
             self.net_.train()
@@ -79,7 +83,9 @@ class TorchModel(Model):
                 stale += 1
             if ckpt is not None:
                 _save_checkpoint(ckpt, {"net": self.net_.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "epoch": epoch, "best": best, "stale": stale, "best_net": best_state})
+                                        "epoch": epoch, "best": best, "stale": stale, "best_net": best_state,
+                                        **_rng_state(train_loader.generator, scaler, self.device_)})
+                checkpoint(f"epoch:{epoch}")
             if stale >= self.patience:
                 break
         if best_state is not None:
@@ -151,6 +157,31 @@ class TorchModel(Model):
 
         dtype = torch.bfloat16 if self._bf16() else torch.float16
         return torch.autocast(self.device_.type, dtype=dtype, enabled=self._amp_enabled())
+
+
+def _rng_state(generator, scaler, device) -> dict:
+    """What else decides the next epoch: the shuffling generator, dropout's RNG, the AMP loss scale.
+    With them in the checkpoint a resumed fit takes the very steps the uninterrupted one would."""
+    import torch
+
+    state = {"loader_rng": generator.get_state(), "torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    if scaler.is_enabled():
+        state["scaler"] = scaler.state_dict()
+    return state
+
+
+def _set_rng_state(state: dict, generator, scaler, device) -> None:
+    import torch
+
+    if "loader_rng" in state:  # checkpoints written before the RNG was saved resume without it
+        generator.set_state(state["loader_rng"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
+    if "cuda_rng" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+    if "scaler" in state and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:

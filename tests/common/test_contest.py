@@ -78,3 +78,14 @@ def test_folds_are_made_once_per_data_and_refused_when_copied_from_other_data(re
     shutil.copytree(old_dir, changed.folds_dir)
     with pytest.raises(FoldMismatchError, match="Delete .*folds.* to make new folds"):
         Contest.load(regression_contest).folds()
+
+
+def test_changed_fold_settings_get_folds_of_their_own(regression_contest):
+    import yaml
+
+    folds = Contest.load(regression_contest).folds()
+    config = yaml.safe_load((regression_contest / "config.yaml").read_text())
+    config["folds"]["n_splits"] = 4
+    (regression_contest / "config.yaml").write_text(yaml.safe_dump(config))
+    changed = Contest.load(regression_contest).folds()
+    assert changed.n_splits == 4 and folds.n_splits == 3 and changed.hash != folds.hash

@@ -31,11 +31,15 @@ def test_hill_climbing_picks_the_useful_runs():
 
 
 def test_mean_and_rank():
-    P = np.array([[1.0, 3.0], [2.0, 1.0], [3.0, 2.0]])
-    np.testing.assert_allclose(ENSEMBLERS.create("mean", MSE, "regression").predict(P), [2, 1.5, 2.5])
+    # run 1 is on another scale: its big value decides the mean's order, while ranks weigh both runs alike
+    P = np.array([[0.0, 100.0], [1.0, 0.0], [2.0, 1.0]])
+    mean = ENSEMBLERS.create("mean", MSE, "regression").predict(P)
+    np.testing.assert_allclose(mean, [50.0, 0.5, 1.5])  # order: row1 < row2 < row0
     rank = ENSEMBLERS.create("rank", AUC, "binary").predict(P)
-    # rank averages: row0 (1+3)/2=2, row1 1.5, row2 2.5 -> order 1 < 0 < 2, values from the sorted mean blend
-    np.testing.assert_allclose(rank, [2.0, 1.5, 2.5])
+    # rank averages: row0 (1+3)/2=2, row1 (2+1)/2=1.5, row2 (3+2)/2=2.5 -> order row1 < row0 < row2,
+    # and the values are the sorted mean blend's, handed out in that order
+    np.testing.assert_allclose(rank, [1.5, 0.5, 50.0])
+    assert AUC(np.array([0, 0, 1]), rank) == 1.0 and AUC(np.array([0, 0, 1]), mean) == 0.5
 
 
 def test_stacking_learns_the_mixture_and_two_level_runs():
@@ -100,3 +104,123 @@ def test_weighted_blend_for_a_label_metric_fits_real_weights():
     for cls in (WeightedBlend, HillClimb):
         weights = cls(accuracy, "binary").fit(P, y).weights_
         assert weights[1] > 0.8, (cls.__name__, weights)
+
+
+# ---- exact behaviour the mutation checks (make mutate) found untested
+
+
+def test_every_ensembler_stores_its_arguments_and_defaults_to_seed_0():
+    for name in ENSEMBLERS.list():
+        made = ENSEMBLERS.create(name, AUC, "binary", seed=7)
+        assert (made.metric, made.task, made.seed) == (AUC, "binary", 7), name
+        assert ENSEMBLERS.create(name, MSE, "regression").seed == 0, name
+    climb = ENSEMBLERS.create("hill_climb", MSE, "regression")
+    assert (climb.iterations, climb.tolerance) == (50, 1e-7)
+
+
+def test_stacking_defaults_are_a_ridge_or_a_logistic_regression_and_the_seed_reaches_the_model():
+    from common.ensemble import Stacking, TwoLevelStacking
+
+    assert Stacking(MSE, "regression").model == Component(name="ridge", params={"alpha": 1.0})
+    assert Stacking(AUC, "binary").model == Component(name="logistic", params={"C": 1.0})
+    two = TwoLevelStacking(MSE, "regression")
+    gbm = {"learning_rate": 0.05, "num_leaves": 7, "n_estimators": 200, "min_child_samples": 20, "early_stopping_rounds": 0}
+    assert two.models == [Component(name="ridge"), Component(name="lightgbm", params=gbm)] and two.inner_splits == 5
+    assert TwoLevelStacking(AUC, "binary").models[0] == Component(name="logistic")
+    from common.models import create_model
+
+    P, y = _mixture(200)
+    forest = {"name": "random_forest", "params": {"n_estimators": 5}}
+    seeded = Stacking(MSE, "regression", seed=3, model=forest).fit(P, y).predict(P)
+    np.testing.assert_array_equal(seeded, create_model(Component(**forest), "regression", 3).fit(P, y).predict(P))
+    assert not np.array_equal(seeded, Stacking(MSE, "regression", seed=4, model=forest).fit(P, y).predict(P))
+
+
+def test_two_level_stacking_weights_its_models_on_their_inner_oof():
+    """The level-3 weights are a WeightedBlend of each level-2 model's OOF from a seeded, shuffled inner
+    KFold (StratifiedKFold for classes); the level-2 models predict after a fit on all rows."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from common.ensemble import Stacking, WeightedBlend
+
+    rng = np.random.default_rng(2)
+    P, y = _mixture(120)
+    specs = [{"name": "ridge", "params": {"alpha": 1e-3}}, {"name": "ridge", "params": {"alpha": 300.0}}]
+    two = ENSEMBLERS.create("stacking2", MSE, "regression", seed=5, models=specs, inner_splits=3).fit(P, y)
+    oofs = []
+    for spec in specs:
+        oof = np.zeros(len(y))
+        for tr, va in KFold(3, shuffle=True, random_state=5).split(P):
+            oof[va] = Stacking(MSE, "regression", 5, spec).fit(P[tr], y[tr]).predict(P[va])
+        oofs.append(oof)
+    expected = WeightedBlend(MSE, "regression").fit(np.stack(oofs, axis=1), y).weights_
+    np.testing.assert_allclose(two.top_.weights_, expected, atol=1e-9)
+    full = [Stacking(MSE, "regression", 5, s).fit(P, y).predict(P) for s in specs]
+    np.testing.assert_allclose(two.predict(P), np.stack(full, axis=1) @ expected, atol=1e-9)
+
+    yb = (P[:, 0] + rng.normal(size=120) > 0).astype(int)
+    yb[:6] = [0, 1, 0, 1, 0, 1]
+    Pb = 1 / (1 + np.exp(-P))
+    specs = [{"name": "logistic", "params": {"C": 0.01}}, {"name": "logistic", "params": {"C": 100.0}}]
+    two = ENSEMBLERS.create("stacking2", AUC, "binary", seed=1, models=specs, inner_splits=4).fit(Pb, yb)
+    oofs = []
+    for spec in specs:
+        oof = np.zeros(len(yb))
+        for tr, va in StratifiedKFold(4, shuffle=True, random_state=1).split(Pb, yb):
+            oof[va] = Stacking(AUC, "binary", 1, spec).fit(Pb[tr], yb[tr]).predict(Pb[va])
+        oofs.append(oof)
+    np.testing.assert_allclose(two.top_.weights_, WeightedBlend(AUC, "binary").fit(np.stack(oofs, 1), yb).weights_,
+                               atol=1e-9)
+
+
+def test_rank_blend_breaks_ties_in_rank_by_row_order_and_refuses_multiclass():
+    # two runs in exactly opposite order: every row has the same average rank
+    P = np.array([[1.0, 30.0], [2.0, 20.0], [3.0, 10.0]])
+    np.testing.assert_allclose(ENSEMBLERS.create("rank", AUC, "binary").predict(P), [6.5, 11.0, 15.5])
+    with pytest.raises(ValueError, match="^rank averaging needs one score per row; it does not apply to multiclass$"):
+        ENSEMBLERS.create("rank", AUC, "multiclass").predict(np.ones((4, 2, 3)))
+
+
+def test_weights_are_fitted_on_the_metric_itself_unless_it_scores_labels_of_classes():
+    from common.ensemble import WeightedBlend
+
+    def objective(metric, task):
+        return WeightedBlend(get_metric(metric), task).objective().name
+
+    assert objective("auc", "binary") == "auc" and objective("mse", "regression") == "mse"
+    assert objective("qwk", "regression") == "qwk"  # a label metric of a regression is scored as it is
+    assert objective("accuracy", "binary") == "logloss" and objective("qwk", "multiclass") == "logloss"
+    assert objective("string_accuracy", "sequence") == "sequence_logloss"
+
+
+def test_weighted_blend_stays_in_the_simplex_where_the_unconstrained_optimum_leaves_it():
+    """y = 1.2 p0 - 0.4 p1 + 0.2 p2: without the bounds the weights would be (1.2, -0.4, 0.2); clipping that
+    gives (0.86, 0, 0.14), while the best convex blend is p0 alone."""
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(2000, 3))
+    y = P @ np.array([1.2, -0.4, 0.2])
+    weights = ENSEMBLERS.create("weighted", MSE, "regression").fit(P, y).weights_
+    np.testing.assert_allclose(weights, [1, 0, 0], atol=1e-3)
+    assert np.all(weights >= 0) and weights.sum() == pytest.approx(1, abs=1e-15)
+
+
+def test_hill_climbing_counts_each_pick_and_averages_the_picked_runs():
+    from common.ensemble import HillClimb
+
+    rng = np.random.default_rng(0)
+    p0, p1, p2 = rng.normal(size=(3, 500))
+    P = np.column_stack([p0, p1, p2])
+    # y is the 2:1 blend of p0 and p1: p0 alone, then p1 (1:1), then p0 again hits it exactly
+    climb = HillClimb(MSE, "regression", iterations=10).fit(P, (2 * p0 + p1) / 3)
+    np.testing.assert_array_equal(climb.weights_, [2 / 3, 1 / 3, 0])
+    # the 1:1 blend is found in one step and nothing is added after it
+    np.testing.assert_array_equal(HillClimb(MSE, "regression").fit(P, (p0 + p1) / 2).weights_, [0.5, 0.5, 0])
+    # an improvement of exactly `tolerance` is not enough to take a step
+    P2, y2 = np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2)
+    np.testing.assert_array_equal(HillClimb(MSE, "regression", tolerance=1.0).fit(P2, y2).weights_, [1, 0])
+    np.testing.assert_array_equal(HillClimb(MSE, "regression", tolerance=0.5).fit(P2, y2).weights_, [0.5, 0.5])
+    # iterations bounds the picks: one iteration is the best single run
+    np.testing.assert_array_equal(HillClimb(MSE, "regression", iterations=1).fit(P, (p0 + p1) / 2).weights_, [1, 0, 0])
+    # for a metric to maximise, the best single run is the one with the highest score
+    yb = (p2 > 0).astype(int)
+    np.testing.assert_array_equal(HillClimb(AUC, "binary", iterations=1).fit(P, yb).weights_, [0, 0, 1])

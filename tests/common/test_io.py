@@ -1,4 +1,5 @@
-"""common.io: the file digest and its memo; reading raw tables with clear errors."""
+"""common.io: atomic writes (a failed or killed write keeps the previous file and leaves no temporary one),
+the file digest and its memo; reading raw tables with clear errors."""
 import hashlib
 import mmap
 import os
@@ -11,6 +12,7 @@ import xxhash
 
 from common import io
 from common.errors import DataError
+from tests.conftest import dead_pid
 
 
 def test_cached_digest_hashes_a_file_once_per_content_across_memo_folders(tmp_path):
@@ -176,3 +178,112 @@ def test_check_finite_can_treat_inf_as_missing(tmp_path):
     assert out["a"].isna().tolist() == [False, True, True, True]
     assert out["b"].tolist() == [1, 2, 3, 4] and out["c"].tolist() == ["x", "y", "z", "w"]
     assert np.isinf(frame["a"]).sum() == 2  # the caller's frame is unchanged
+
+
+# ---------------------------------------------------------------- atomic writes
+def test_atomic_path_replaces_the_file_only_when_the_block_succeeds(tmp_path):
+    path = tmp_path / "artifact.txt"
+    path.write_text("old\n")
+    with io.atomic_path(path) as tmp:
+        tmp.write_text("new\n")
+        assert tmp != path and path.read_text() == "old\n"  # readers see the old file until the rename
+    assert path.read_text() == "new\n"
+    with pytest.raises(RuntimeError, match="bug"):
+        with io.atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("bug in the writer")
+    assert path.read_text() == "new\n" and sorted(p.name for p in tmp_path.iterdir()) == ["artifact.txt"]
+
+
+class DiskFull(OSError):
+    pass
+
+
+class _FillingDisk:
+    """A file that takes `budget` bytes (or characters), writes part of the next chunk, then raises."""
+
+    def __init__(self, handle, budget: int):
+        self.handle, self.budget = handle, budget
+
+    def write(self, data):
+        if len(data) > self.budget:
+            self.handle.write(data[:self.budget])
+            self.handle.flush()
+            raise DiskFull(28, "No space left on device")
+        self.budget -= len(data)
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def _disk_fills_after(monkeypatch, budget: int) -> None:
+    """Every file opened for writing (builtins.open, Path.open) fills the disk after `budget` bytes."""
+    import builtins
+    import pathlib
+
+    real_open = builtins.open
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        return _FillingDisk(handle, budget) if "w" in mode else handle
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(pathlib.Path, "open", lambda self, mode="r", *a, **k: failing_open(self, mode, *a, **k))
+
+
+WRITERS = {
+    "write_npy": lambda path, value: io.write_npy(path, np.full(50_000, value)),
+    "write_json": lambda path, value: io.write_json(path, {"value": value, "pad": "x" * 50_000}),
+    "write_text": lambda path, value: io.write_text(path, f"{value}\n" * 20_000),
+}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_write_failing_half_way_keeps_the_previous_file(tmp_path, monkeypatch, writer):
+    path = tmp_path / "artifact"
+    WRITERS[writer](path, 1.0)
+    before = path.read_bytes()
+    _disk_fills_after(monkeypatch, len(before) // 2)
+    with pytest.raises(DiskFull):
+        WRITERS[writer](path, 2.0)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"]  # no partial or temporary file
+
+
+def test_a_parquet_write_failing_half_way_keeps_the_previous_file(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "table.parquet"
+    io.write_parquet(path, pd.DataFrame({"a": np.arange(10_000)}))
+    before = path.read_bytes()
+    real = pq.ParquetWriter.write_table
+
+    def half(self, table, *args, **kwargs):
+        real(self, table.slice(0, len(table) // 2), *args, **kwargs)  # half the rows reach the file
+        raise DiskFull(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", half)
+    with pytest.raises(DiskFull):
+        io.write_parquet(path, pd.DataFrame({"a": np.arange(20_000) + 7}))
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["table.parquet"]
+
+
+def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    path = tmp_path / "sub.txt"
+    dead = dead_pid()
+    orphan = tmp_path / f".sub.txt.{dead}.abcd1234.tmp"
+    live = tmp_path / f".sub.txt.{os.getpid()}.efgh5678.tmp"  # a concurrent writer (this process) is left alone
+    other = tmp_path / f".sub.txt.5.{dead}.ijkl9012.tmp"  # another file's temp ("sub.txt.5"), never this one's
+    for p in (orphan, live, other):
+        p.write_text("half")
+    io.write_text(path, "new\n")
+    assert path.read_text() == "new\n" and not orphan.exists() and live.exists() and other.exists()

@@ -76,11 +76,14 @@ def test_best_trial_of_the_session_comes_back_with_its_predictions(tmp_path):
     assert resumed.best_result is None
 
 
-def test_same_seed_same_search(tmp_path):
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+def test_same_seed_same_search_and_another_seed_another(tmp_path):
+    for name in "abc":
+        (tmp_path / name).mkdir()
     a = [t.params for t in _search(tmp_path / "a", 5).trials]
     b = [t.params for t in _search(tmp_path / "b", 5).trials]
     assert a == b
+    c = [t.params for t in _search(tmp_path / "c", 5, seed=1).trials]
+    assert c != a  # the control: a seed that never reached the sampler would pass the above
 
 
 def test_spaces_have_defaults_and_unknown_models_need_one():
@@ -115,7 +118,16 @@ def test_search_starts_from_known_good_params(tmp_path):
                    f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 3, space=SPACE, progress=False,
                    start={"alpha": 0.37, "unrelated": 1}).study
     assert study.trials[0].params == {"alpha": 0.37}
-    assert study.best_value <= study.trials[0].value
+    # the start is tried as given: trial 0 scores exactly what a plain CV of those params scores
+    X, y, folds = _problem()
+    start = fit_oof(Component(name="ridge", params={"alpha": 0.37}), X, y, X.iloc[:5], folds, get_metric("mse"),
+                    "regression", progress=False)
+    assert study.trials[0].value == start.score
+    # a resumed study has its start already: another one is not queued again
+    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
+                     f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 5, space=SPACE, progress=False,
+                     start={"alpha": 50.0}).study
+    assert len(resumed.trials) == 5 and all(t.params["alpha"] != 50.0 for t in resumed.trials)
 
 
 def test_start_params_take_the_best_run_of_the_same_model_over_its_defaults():

@@ -1,10 +1,18 @@
-"""Bad input at the stages, as a user meets it: one clear message naming the file, column or row and the
-fix, no traceback, exit code 2, earlier outputs intact."""
+"""The stage functions (common.stages): bad input as a user meets it (one clear message naming the file,
+column or row and the fix, no traceback, exit code 2, earlier outputs intact), stage 04's reuse and --force,
+stage 07's ensemble.choose."""
+import argparse
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from common import stages
+from common.contest import Contest
+from common.errors import ConfigError
+from common.submit import read_provenance
 from tests.conftest import REPO, classification_frames, run_script, write_contest
 
 STAGES = REPO / "templates" / "{{cookiecutter.competition_slug}}"
@@ -114,3 +122,83 @@ def test_a_regression_submission_in_log_space_is_refused_by_submit(tmp_path):
     result = run_script(REPO / "common" / "cli.py", "submit", str(root), "--file", str(bad), "--dry-run")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "look like log1p of the target: a target transform was not inverted" in result.stderr
+
+
+# ---------------------------------------------------------------- stage 04: reuse and --force
+def _set(root, section, **values):
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config.setdefault(section, {}).update(values)
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _train(root, capsys, force=False):
+    stages.train(Contest.load(root), argparse.Namespace(only=None, force=force))
+    return [line for line in capsys.readouterr().out.splitlines() if " CV mse " in line]
+
+
+def test_train_reuses_finished_runs_and_force_retrains_them(regression_contest, capsys):
+    shutil.copytree(STAGES / "stages", regression_contest / "stages")
+    first = _train(regression_contest, capsys)
+    assert len(first) == 2 and not any("(reused)" in line for line in first)
+    runs = {p.name.split("-")[0]: p for p in (regression_contest / "runs").iterdir() if not p.name.startswith(".")}
+    stamp = {name: ((p / "meta.json").stat().st_ino, (p / "meta.json").read_bytes()) for name, p in runs.items()}
+    again = _train(regression_contest, capsys)
+    assert all(line.endswith("(reused)") for line in again) and len(again) == 2
+    assert {name: ((p / "meta.json").stat().st_ino, (p / "meta.json").read_bytes()) for name, p in runs.items()} \
+        == stamp  # nothing rewritten
+
+    result = run_script(regression_contest / "stages" / "04_train.py", "--force", "--only", "ridge")
+    assert result.returncode == 0, result.stderr[-2000:]
+    trained = [line for line in result.stdout.splitlines() if " CV mse " in line]
+    assert len(trained) == 1 and trained[0].startswith(runs["ridge"].name) and "(reused)" not in trained[0]
+    assert (runs["ridge"] / "meta.json").stat().st_ino != stamp["ridge"][0]  # the run was written anew ...
+    assert (runs["lightgbm"] / "meta.json").read_bytes() == stamp["lightgbm"][1]  # ... and only that one
+
+
+# ---------------------------------------------------------------- stage 07: ensemble.choose
+@pytest.fixture
+def blended(regression_contest, capsys):
+    """A regression contest with two runs and a first stage-07 pass (choose: best); its comparison table."""
+    _train(regression_contest, capsys)
+    stages.ensemble(Contest.load(regression_contest), argparse.Namespace())
+    capsys.readouterr()
+    return regression_contest, pd.read_csv(regression_contest / "reports" / "ensemble_comparison.csv")
+
+
+@pytest.mark.parametrize("kind", ["ensemble", "single"])
+def test_ensemble_choose_writes_the_named_strategy_or_run(blended, kind):
+    root, table = blended
+    best = table["strategy"].iloc[0]
+    choice = table.loc[table["kind"] == kind, "strategy"].iloc[-1]  # the worst of its kind: never the best
+    assert choice != best
+    _set(root, "ensemble", choose=choice)
+    contest = Contest.load(root)
+    stages.ensemble(contest, argparse.Namespace())
+    submission = root / "submissions" / "sub.txt"
+    info = read_provenance(submission)
+    assert info["strategy"] == choice
+    assert info["cv_score"] == pytest.approx(table.set_index("strategy").loc[choice, "cv_score"], rel=1e-12)
+    # the file holds the chosen strategy's (or run's) test predictions, compared again here from the runs
+    from common.ensemble import compare
+    from common.pipeline import current_runs
+
+    fs, folds = contest.features(log=lambda _: None), contest.folds()
+    runs = current_runs(contest, fs, folds)
+    _, results = compare(runs, fs.y, folds, contest.metric, contest.task, contest.config.ensemble.strategies)
+    written = np.loadtxt(submission)
+    np.testing.assert_array_equal(written, results[choice].test)
+    assert not np.array_equal(written, results[best].test)
+    assert info["runs"] == ([choice] if kind == "single" else [r.run_id for r in runs])
+
+
+def test_ensemble_choose_of_an_unknown_name_names_the_choices(blended):
+    root, table = blended
+    submission = root / "submissions" / "sub.txt"
+    before = submission.read_bytes()
+    _set(root, "ensemble", choose="means")
+    with pytest.raises(ConfigError) as refused:
+        stages.ensemble(Contest.load(root), argparse.Namespace())
+    message = str(refused.value)
+    assert message.startswith("ensemble.choose 'means' is not among the strategies and runs compared")
+    assert all(repr(name) in message for name in table["strategy"]) and "Did you mean 'mean'?" in message
+    assert submission.read_bytes() == before  # nothing written

@@ -8,7 +8,8 @@ import yaml
 from common.contest import Contest
 from common.errors import SubmissionError
 from common.metrics import get_metric
-from common.submission import build_submission, check_frame, choose_threshold, predictions_to_values, spec_for
+from common.submission import (build_submission, check_frame, choose_threshold, predictions_to_values, spec_for,
+                               write_submission)
 from tests.conftest import write_contest
 
 
@@ -84,3 +85,35 @@ def test_the_threshold_is_chosen_for_the_metric():
     f1 = get_metric("f1")
     t, score = choose_threshold(y, p, f1)
     assert 0.15 < t < 0.45 and score > f1(y, p) + 0.1
+
+
+def _written(tmp_path):
+    """A binary contest's spec, a good frame, and a good file already written with it."""
+    contest, train, test = _contest(tmp_path, "binary", "auc", [0, 1])
+    spec = spec_for(contest, test, train)
+    good = build_submission(np.linspace(0.05, 0.95, 20), spec, test)
+    path = write_submission(good, spec, contest.submissions_dir / "submission.csv")
+    return spec, good, path
+
+
+def test_write_submission_checks_the_frame_before_writing_anything(tmp_path):
+    spec, good, path = _written(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(SubmissionError) as refused:
+        write_submission(good.assign(y=good["y"].where(good.index != 3)), spec, path)
+    # named as the file the user asked for (a check of the written file would name its temporary twin)
+    assert str(refused.value).startswith(f"{path}: row 3 holds nan")
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["submission.csv"]
+
+
+def test_write_submission_checks_the_file_it_wrote(tmp_path, monkeypatch):
+    """A writer that loses the last row (a bug, a full disk) passes the frame check: the written file is
+    read back and checked, refused, and the previous submission stays."""
+    spec, good, path = _written(tmp_path)
+    before = path.read_bytes()
+    to_csv = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, target, **kw: to_csv(self.iloc[:-1], target, **kw))
+    with pytest.raises(SubmissionError, match="has 19 rows; the test set has 20"):
+        write_submission(good.assign(y=good["y"][::-1].to_numpy()), spec, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["submission.csv"]

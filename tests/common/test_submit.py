@@ -34,8 +34,12 @@ import json, os, sys
 with open(os.environ["FAKE_KAGGLE_ARGV"], "a") as fh:
     fh.write(json.dumps(sys.argv[1:]) + "\\n")
 mode = os.environ.get("FAKE_KAGGLE_MODE", "ok")
-if mode == "leak":
-    print("debug: key=" + os.environ.get("KAGGLE_KEY", ""))
+if mode.startswith("leak"):  # a CLI that echoes every credential it reads, on both streams
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_IAP_TOKEN"):
+        print("debug: " + var + "=" + os.environ.get(var, ""))
+        print("debug: " + var + "=" + os.environ.get(var, ""), file=sys.stderr)
+if mode == "leak-fail":
+    sys.exit(4)
 if mode == "fail":
     print("401 - Unauthorized", file=sys.stderr)
     sys.exit(3)
@@ -155,21 +159,37 @@ def test_kaggle_failure_keeps_exit_code_and_logs_nothing(binary_contest, fake_ka
     assert not (binary_contest / "submissions" / "log.csv").exists()
 
 
+# What the kaggle 2.x CLI authenticates with from the environment: KAGGLE_KEY (with KAGGLE_USERNAME, which is
+# not a secret), KAGGLE_API_TOKEN (an access token, or the path of a file holding one) and KAGGLE_IAP_TOKEN.
+SECRETS = {"KAGGLE_KEY": SECRET, "KAGGLE_API_TOKEN": "KGAT_0123456789abcdef-not-real",
+           "KAGGLE_IAP_TOKEN": "iap-0123456789abcdef-not-real"}
+
+
 def test_no_credential_is_printed_or_stored(binary_contest, fake_kaggle, monkeypatch, capsys):
+    for var, secret in SECRETS.items():
+        monkeypatch.setenv(var, secret)
     valid_file(binary_contest, PROVENANCE)
-    monkeypatch.setenv("FAKE_KAGGLE_MODE", "leak")  # even a CLI that echoes the key is redacted
+    monkeypatch.setenv("FAKE_KAGGLE_MODE", "leak")  # even a CLI that echoes them is redacted
     cli(["submit", str(binary_contest), "--dry-run"])
     cli(["submit", str(binary_contest), "-m", "leaky"])
     csv = binary_contest / "scores.csv"
     csv.write_text("ref,fileName,date,description,status,publicScore,privateScore\n")
     monkeypatch.setenv("FAKE_KAGGLE_CSV", str(csv))
-    cli(["leaderboard", str(binary_contest)])
+    cli(["leaderboard", str(binary_contest)])  # its output is read, not echoed, but still redacted
+    monkeypatch.setenv("FAKE_KAGGLE_MODE", "leak-fail")  # a failure passes the CLI's output through
+    with pytest.raises(SystemExit):
+        cli(["submit", str(binary_contest), "-m", "leaky again"])
     captured = capsys.readouterr()
-    assert "debug: key=***" in captured.out
-    assert SECRET not in captured.out + captured.err
+    for var, secret in SECRETS.items():
+        assert secret not in captured.out and secret not in captured.err, var
+        # the leak did reach the user's screen on both streams, redacted (twice: the upload and the failure)
+        assert captured.out.count(f"debug: {var}=***") == 2 and captured.err.count(f"debug: {var}=***") == 2, var
+    assert "debug: KAGGLE_USERNAME=someone" in captured.out  # the user name is no secret
+    assert len(SubmissionLog(binary_contest / "submissions" / "log.csv").read()) == 1
     for path in binary_contest.rglob("*"):
         if path.is_file():
-            assert SECRET.encode() not in path.read_bytes(), path
+            for secret in SECRETS.values():
+                assert secret.encode() not in path.read_bytes(), path
 
 
 def test_missing_slug_is_a_config_error(tmp_path, fake_kaggle):

@@ -29,14 +29,16 @@ def test_oof_covers_every_row_and_score_is_oof_metric():
     assert res.score < 0.05  # a linear problem with little noise
 
 
-def test_same_seed_same_cv_score():
+def test_same_seed_same_cv_score_and_another_seed_another():
     X, y = _linear()
     folds = make_folds(len(X), "kfold", 3, seed=0)
-    spec = Component(name="lightgbm", params={"n_estimators": 100})
+    spec = Component(name="lightgbm", params={"n_estimators": 100})  # bagging and column sampling: seeded
     a = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
     b = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
     assert a.score == b.score
     np.testing.assert_array_equal(a.oof, b.oof)
+    other = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=8, progress=False)
+    assert other.score != a.score  # the control: a seed that never reached the model would pass the above
 
 
 def test_train_filter_touches_training_rows_only():

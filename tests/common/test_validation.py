@@ -1,4 +1,7 @@
 """Stage 05's validation report: fold summary, OOF diagnostics per task, learning curve, hold-out."""
+import html as html_lib
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +12,7 @@ from common.folds import make_folds
 from common.metrics import get_metric
 from common.pipeline import current_runs, train_model
 from common.validation import fold_summary, holdout_check, learning_curve, oof_diagnostics, validation_report
+from tests.conftest import section_rows
 
 
 def _trained(contest_dir):
@@ -32,6 +36,66 @@ def test_report_and_summary_for_each_task(fixture, request):
     scores = summary["cv_score"].to_numpy()
     assert np.all(np.diff(scores) >= 0) if contest.metric.direction == "minimize" else np.all(np.diff(scores) <= 0)
     assert html.count("data:image/png;base64,") == 3
+
+
+def _table(page: str, heading: str) -> list[dict[str, str]]:
+    """The rows of the (first) table in a report section, as {column: cell text}."""
+    part = page[page.index(f"<h2>{heading}</h2>"):]
+    part = part[:part.index("</table>")]
+    columns = [html_lib.unescape(c).strip() for c in re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", part, flags=re.DOTALL)]
+    return [dict(zip(columns, row)) for row in section_rows(part + "</table></section>", heading)]
+
+
+def _g(value: float) -> str:
+    return f"{value:.4g}"  # how common.report writes floats
+
+
+@pytest.mark.parametrize("fixture", ["regression_contest", "binary_contest"])
+def test_report_tables_hold_the_runs_values(fixture, request):
+    """Every number in the report's tables, checked against the runs' meta.json and the data."""
+    contest, fs, folds, runs = _trained(request.getfixturevalue(fixture))
+    page = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir,
+                             seed=0).read_text()
+    by_id = {r.run_id: r for r in runs}
+    spread = _table(page, "Fold spread")
+    best_first = sorted(runs, key=lambda r: r.score, reverse=contest.metric.greater_is_better)
+    assert [row["run"] for row in spread] == [r.run_id for r in best_first]
+    for row in spread:
+        meta = by_id[row["run"]].meta
+        scores = np.asarray(meta["fold_scores"])
+        assert row["model"] == meta["model"]["name"]
+        assert row["cv_score"] == _g(meta["cv_score"]) and row["fold_mean"] == _g(scores.mean())
+        assert row["fold_std"] == _g(scores.std()) and row["fold_min"] == _g(scores.min())
+        assert row["fold_max"] == _g(scores.max()) and row["fit_seconds"] == _g(sum(meta["fit_seconds"]))
+    best = best_first[0]
+    assert f"Out-of-fold predictions of the best run, {best.run_id}." in page
+    if contest.task == "binary":  # calibration of the best run's OOF predictions, bin by bin
+        from sklearn.calibration import calibration_curve
+
+        observed, predicted = calibration_curve(fs.y, best.oof, n_bins=10, strategy="quantile")
+        calibration = _table(page, "OOF diagnostics")
+        assert [row["mean_predicted"] for row in calibration] == [_g(v) for v in predicted]
+        assert [row["observed"] for row in calibration] == [_g(v) for v in observed]
+    probe = next(r for r in best_first if r.run_id in page[page.index("<h2>Learning curve</h2>"):])
+    curve = _table(page, "Learning curve")
+    assert [row["share"] for row in curve] == ["0.25", "0.5", "0.75", "1"]
+    # the full share reuses the run's own folds: its CV is the mean of the run's fold scores
+    assert curve[-1]["cv_mean"] == _g(np.mean(probe.meta["fold_scores"]))
+    assert curve[-1]["cv_std"] == _g(np.std(probe.meta["fold_scores"]))
+    sizes = [int(row["train_rows"]) for row in curve]
+    assert sizes == sorted(sizes) and sizes[-1] == int(np.mean([len(tr) for tr, _ in folds.splits()]))
+    (holdout,) = _table(page, "Hold-out check")
+    assert int(holdout["cv_rows"]) + int(holdout["holdout_rows"]) == len(fs.y) == int(holdout["cv_rows"]) * 5 // 4
+    assert float(holdout["gap"]) == pytest.approx(float(holdout["holdout_score"]) - float(holdout["cv_score"]),
+                                                  abs=2e-3 * max(abs(float(holdout["cv_score"])), 1))
+
+
+def test_validation_report_renders_in_a_real_browser(regression_contest, browser_check):
+    contest, fs, folds, runs = _trained(regression_contest)
+    path = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir, seed=0)
+    page = browser_check(path)
+    page.assert_ok(min_images=3)
+    assert page.title == "Validation" and page.n_images == 3
 
 
 def test_fold_summary_spread_matches_the_fold_scores(regression_contest):

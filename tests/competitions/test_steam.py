@@ -42,11 +42,36 @@ def test_all_seven_stages_on_generated_data(tmp_path):
     assert again.returncode == 0 and again.stdout.count("(reused)") == len(config["models"])
 
 
-def test_bad_input_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path):
-    root = copy_contest(STEAM, tmp_path / "steam")
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every output file of the contest folder (not its config or raw data), by path."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] in {"cache", "folds", "runs", "reports", "submissions"}}
+
+
+def test_a_failing_stage_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path):
+    root = copy_contest(STEAM, tmp_path / "steam", models=[{"name": "ridge"}])
     _write_synthetic(root, 200, 100)
-    assert run_script(root / "stages" / "03_features.py").returncode == 0
-    cached = sorted(p.relative_to(root) for p in (root / "cache").rglob("*"))
+    for stage in ("03_features", "04_train", "07_ensemble"):
+        assert run_script(root / "stages" / f"{stage}.py").returncode == 0, stage
+    before = _snapshot(root)
+    assert any(p.startswith("runs/") for p in before) and "submissions/steam_submission.txt" in before
+
+    # a stage that fails half-way: a new first feature step is built and cached, then the next one fails
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config["features"] = [{"name": "scale", "params": {"method": "standard"}}, {"name": "select_features"}]
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_script(root / "stages" / "03_features.py")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "select_features: no selected feature list" in result.stderr and "Run stage 06 first" in result.stderr
+    after = _snapshot(root)
+    assert {p: after.get(p) for p in before} == before  # every earlier output, byte for byte
+    new = sorted(set(after) - set(before))  # what it added: the finished step's cache, complete, and nothing else
+    assert {Path(p).parent.name.split("-")[1] for p in new} == {"scale"}
+    assert sorted(Path(p).name for p in new) == ["done.json", "test.parquet", "train.parquet"]
+
+    # a stage that fails before writing: a raw file lost a column
+    config["features"] = yaml.safe_load((STEAM / "config.yaml").read_text())["features"]
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     test_file = root / "data/raw/zhengqi_test.txt"
     frame = pd.read_csv(test_file, sep="\t")
     frame.drop(columns="V3").to_csv(test_file, sep="\t", index=False)
@@ -54,7 +79,7 @@ def test_bad_input_stops_with_a_clear_message_and_keeps_earlier_outputs(tmp_path
     assert result.returncode == 2
     assert "zhengqi_test.txt does not have the train file's columns: missing ['V3']" in result.stderr
     assert "Traceback" not in result.stderr
-    assert sorted(p.relative_to(root) for p in (root / "cache").rglob("*")) == cached
+    assert _snapshot(root) == after
     assert len(list((root / "folds").glob("*/folds.npy"))) == 1
 
 
