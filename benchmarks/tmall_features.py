@@ -54,11 +54,10 @@ if phase == "scan":
 elif phase in ("polars", "rebuild"):
     out = m.build_pair_features(f"{{d}}/user_log_format1.csv", f"{{d}}/user_info_format1.csv", pairs, cache, log=lambda _: None)
 elif phase == "direct":
-    from common.logs import _scan
+    from common.logs import _scan, grouped
     log = _scan(f"{{d}}/user_log_format1.csv", m.LOG_SCHEMA).collect()
-    log = log if log["user_id"].is_sorted() else log.sort("user_id")
     info = _scan(f"{{d}}/user_info_format1.csv", m.INFO_SCHEMA)
-    out = m.pair_features_polars(log.set_sorted("user_id").lazy(), info, pairs.lazy())
+    out = m.pair_features_polars(grouped(log, "user_id"), info, pairs.lazy())
 elif phase == "pandas_build":
     out = m.build_pair_features_pandas(f"{{d}}/user_log_format1.csv", f"{{d}}/user_info_format1.csv", pairs.to_pandas(), cache)
 else:

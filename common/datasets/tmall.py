@@ -18,7 +18,8 @@ an AUC clearly above 0.5 - and none can reach 1. Every pair is a new buyer: it p
 and never before, as in the real contest.
 
 The log is drawn and written in blocks of users with numpy and polars, so memory stays bounded and
-the full scale takes a few minutes.
+the full scale takes a few minutes. As in the real file, each user's rows are together (by day) but the
+users come in no particular order.
 """
 from __future__ import annotations
 
@@ -190,13 +191,19 @@ def make_tmall(out_dir: str | Path, n_users: int | None = 20_000, n_rows: int | 
         test.with_columns(prob=pl.lit(None, dtype=pl.Float64)).write_csv(tmp)
     with atomic_path(paths[3]) as tmp:
         pl.DataFrame({"user_id": users, "age_range": age, "gender": gender}, nan_to_null=True).write_csv(tmp)
-    pair_order = np.argsort(pair_user, kind="stable")
-    bounds = np.searchsorted(pair_user[pair_order], np.arange(0, len(users) + block_users, block_users))
+    # The real log is grouped by user but not in ascending user order (it opens with user 328862), so users
+    # are written in a shuffled order: code that relies on a sorted log fails here as it would there.
+    written = rng.permutation(len(users))  # the users in the order they are written
+    position = np.empty(len(users), dtype=np.int64)
+    position[written] = np.arange(len(users))
+    pair_pos = position[pair_user]
+    pair_order = np.argsort(pair_pos, kind="stable")
+    bounds = np.searchsorted(pair_pos[pair_order], np.arange(0, len(users) + block_users, block_users))
     with atomic_path(paths[2]) as tmp, open(tmp, "wb") as fh:
         for b, lo in enumerate(range(0, len(users), block_users)):
-            hi = min(lo + block_users, len(users))
+            block = written[lo:lo + block_users]
             sel = pair_order[bounds[b]:bounds[b + 1]]
-            frame = _block(rng, cat, users[lo:hi], propensity[lo:hi], rows_per_user[lo:hi], pair_user[sel] - lo,
+            frame = _block(rng, cat, users[block], propensity[block], rows_per_user[block], pair_pos[sel] - lo,
                            pair_merchant[sel], affinity[sel])
             frame.write_csv(fh, include_header=b == 0)
     return paths

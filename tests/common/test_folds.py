@@ -96,7 +96,8 @@ def test_labels_of_any_kind_and_strings_as_groups():
     y = np.array(["cat", "dog", "eel"] * 40)
     groups = np.array([f"user{i // 3}" for i in range(120)])
     fold = make_folds(120, "stratified_group", 4, 0, y=y, groups=groups).assignment
-    assert_groups_whole(fold, groups) and set(fold) == {0, 1, 2, 3}
+    assert_groups_whole(fold, groups)
+    assert set(fold) == {0, 1, 2, 3}
     assert np.array_equal(fold, stratified_group_folds(y, groups, 4, 0))
 
 
@@ -138,3 +139,68 @@ def test_saved_folds_load_back_and_an_edit_is_refused(tmp_path):
     np.save(tmp_path / "folds.npy", edited)
     with pytest.raises(FoldMismatchError, match="does not match the hash"):
         load_folds(tmp_path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scheme=st.sampled_from(["kfold", "stratified", "group", "time"]), n_splits=st.integers(2, 5),
+       seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_every_scheme_validates_each_row_at_most_once_and_group_folds_keep_groups_whole(scheme, n_splits, seed, data):
+    n = data.draw(st.integers(4 * n_splits, 120))
+    rng = np.random.default_rng(seed)
+    y = np.resize(np.arange(2), n)[rng.permutation(n)]  # both classes, each at least n_splits times
+    groups = rng.integers(0, n // 2, n)
+    groups[:n_splits] = 10_000 + np.arange(n_splits)  # at least n_splits distinct groups
+    folds = make_folds(n, scheme, n_splits, seed, y=y, groups=groups, order=rng.permutation(n), data_digest="d")
+    assert folds.assignment.shape == (n,) and folds.n_splits == n_splits
+    assert set(folds.assignment[folds.validated]) == set(range(n_splits))
+    valid = np.concatenate([v for _, v in folds.splits()])
+    assert np.array_equal(np.sort(valid), np.flatnonzero(folds.validated))  # validated once, the rest never
+    for train, valid in folds.splits():
+        assert not np.intersect1d(train, valid).size
+        if scheme == "time":  # trained only on rows earlier in time than the fold it validates
+            assert np.all(folds.assignment[train] < folds.assignment[valid[0]])
+    if scheme == "time":
+        assert (~folds.validated).any()  # the warm-up block is only ever trained on
+    else:
+        assert folds.validated.all()
+    if scheme == "group":
+        assert_groups_whole(folds.assignment, groups)
+
+
+@settings(max_examples=20, deadline=None)
+@given(assignment=st.lists(st.integers(-1, 4), min_size=2, max_size=60), digest=st.text(max_size=8),
+       row=st.integers(0, 59))
+def test_saved_folds_round_trip_and_any_one_change_changes_the_hash(tmp_path_factory, assignment, digest, row):
+    from common.folds import Folds
+
+    folds = Folds(np.array(assignment, dtype=np.int64), "kfold", digest)
+    again = load_folds(save_folds(folds, tmp_path_factory.mktemp("folds")))
+    assert again.hash == folds.hash and np.array_equal(again.assignment, folds.assignment)
+    assert (again.scheme, again.data_digest) == (folds.scheme, folds.data_digest)
+    row %= len(assignment)
+    moved = folds.assignment.copy()
+    moved[row] += 1
+    assert len({folds.hash, Folds(moved, "kfold", digest).hash, Folds(folds.assignment, "group", digest).hash,
+                Folds(folds.assignment, "kfold", digest + "x").hash}) == 4
+
+
+def test_folds_saved_before_data_digests_load_with_an_empty_digest(tmp_path):
+    import json
+
+    folds = make_folds(30, "kfold", 3, seed=0)  # data_digest ""
+    save_folds(folds, tmp_path)
+    meta = json.loads((tmp_path / "folds.json").read_text())
+    del meta["data_digest"]  # an older folds.json
+    (tmp_path / "folds.json").write_text(json.dumps(meta))
+    again = load_folds(tmp_path)
+    assert again.data_digest == "" and again.hash == folds.hash
+
+
+def test_an_edited_fold_file_is_refused_with_the_cure(tmp_path):
+    folds = make_folds(30, "kfold", 3, seed=0)
+    save_folds(folds, tmp_path)
+    np.save(tmp_path / "folds.npy", folds.assignment[::-1].copy())
+    with pytest.raises(FoldMismatchError) as err:
+        load_folds(tmp_path)
+    assert str(err.value) == (f"{tmp_path}/folds.npy does not match the hash in folds.json ({folds.hash}); the file "
+                              "was edited or half-copied. Delete both files and rerun stage 03 to make folds again.")
