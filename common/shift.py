@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 
 def ks_table(train: pd.DataFrame, test: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Two-sample Kolmogorov-Smirnov statistic and p-value per numeric column, most shifted first."""
+    from scipy import stats  # here, not at the top: every stage imports this module, few call it (~1 s)
+
     columns = columns or [c for c in train.columns if c in test.columns and pd.api.types.is_numeric_dtype(train[c])]
     rows = []
     for col in columns:
