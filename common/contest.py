@@ -212,19 +212,22 @@ class Contest:
     # ---- features
     def features(self, log=print, steps: list | None = None) -> FeatureSet:
         """Build (or load from cache) the feature tables the config describes (or those of `steps`)."""
-        train, test = self.load_raw()
-        folds = self.folds(train)
         d = self.config.data
+        raw_train, raw_test = self._read_raw()
+        roles = self.roles(raw_train, raw_test)
+        train, test = apply_roles(raw_train, raw_test, roles, (self.path(d.train), self.path(d.test)))
+        folds = self.folds(raw_train)
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality,
                              tuple(self.annotations))
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
         # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
         extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
         steps = list(self.config.features) if steps is None else steps
-        # the roles decide the typed frames, so their overrides are part of the key
+        # the roles decide the typed frames, so they are part of the key (inferred ones too: a kit update may
+        # infer differently from the same data)
+        kinds = {c: r.role for c, r in roles.items()}
         return build_features(train, test, steps, ctx, self.cache_dir / "features",
-                              stable_hash(self.data_digest, folds.hash, d.role_overrides, d.inf, d.target, *extra),
-                              log=log)
+                              stable_hash(self.data_digest, folds.hash, kinds, d.inf, d.target, *extra), log=log)
 
     def run_key(self, features: FeatureSet, folds: Folds) -> str:
         """What a run's predictions depend on besides the model: features, target definition, folds.

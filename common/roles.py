@@ -91,8 +91,9 @@ def _guess(values: pd.Series) -> tuple[str, str]:
     words = sample.str.split().str.len().mean()
     if words >= TEXT_MIN_WORDS and n_unique > 0.5 * len(present):
         return "text", f"prose: {words:.0f} words per value on average"
-    if n_unique == len(present) and len(present) > 20:
-        return "drop", "every value distinct: an identifier, not a category"
+    if n_unique > 0.5 * len(present) and len(present) > 20:  # mostly one-row levels: no pattern to learn
+        what = "every value distinct" if n_unique == len(present) else f"{n_unique} distinct in {len(present)} rows"
+        return "drop", f"{what}: an identifier, not a category (make features from it in features.py)"
     return "categorical", f"strings, {n_unique} distinct values"
 
 
