@@ -132,45 +132,115 @@ def test_stacking_defaults_are_a_ridge_or_a_logistic_regression_and_the_seed_rea
     P, y = _mixture(200)
     forest = {"name": "random_forest", "params": {"n_estimators": 5}}
     seeded = Stacking(MSE, "regression", seed=3, model=forest).fit(P, y).predict(P)
-    np.testing.assert_array_equal(seeded, create_model(Component(**forest), "regression", 3).fit(P, y).predict(P))
-    assert not np.array_equal(seeded, Stacking(MSE, "regression", seed=4, model=forest).fit(P, y).predict(P))
+    np.testing.assert_allclose(seeded, create_model(Component(**forest), "regression", 3).fit(P, y).predict(P), rtol=1e-12)
+    assert not np.allclose(seeded, Stacking(MSE, "regression", seed=4, model=forest).fit(P, y).predict(P))
 
 
-def test_two_level_stacking_weights_its_models_on_their_inner_oof():
-    """The level-3 weights are a WeightedBlend of each level-2 model's OOF from a seeded, shuffled inner
-    KFold (StratifiedKFold for classes); the level-2 models predict after a fit on all rows."""
+def _inner_oof(P, y, task, metric, seed, spec, splitter):
+    from common.ensemble import Stacking
+
+    oof = None
+    for tr, va in splitter.split(P, y):
+        pred = Stacking(metric, task, seed, spec).fit(P[tr], y[tr]).predict(P[va])
+        oof = np.zeros((len(y), *pred.shape[1:])) if oof is None else oof
+        oof[va] = pred
+    return oof
+
+
+FOREST = {"name": "random_forest", "params": {"n_estimators": 8, "min_samples_leaf": 5}}
+
+
+@pytest.mark.parametrize("task,metric", [("regression", MSE), ("regression", get_metric("qwk")),
+                                         ("binary", get_metric("logloss"))])
+def test_two_level_stacking_weights_its_models_on_their_inner_oof(task, metric):
+    """The level-3 weights are a WeightedBlend (for the metric and task) of each level-2 model's OOF from a
+    seeded, shuffled inner KFold (StratifiedKFold for classes); the level-2 models then fit on all rows."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     from common.ensemble import Stacking, WeightedBlend
 
     rng = np.random.default_rng(2)
-    P, y = _mixture(120)
-    specs = [{"name": "ridge", "params": {"alpha": 1e-3}}, {"name": "ridge", "params": {"alpha": 300.0}}]
-    two = ENSEMBLERS.create("stacking2", MSE, "regression", seed=5, models=specs, inner_splits=3).fit(P, y)
-    oofs = []
-    for spec in specs:
-        oof = np.zeros(len(y))
-        for tr, va in KFold(3, shuffle=True, random_state=5).split(P):
-            oof[va] = Stacking(MSE, "regression", 5, spec).fit(P[tr], y[tr]).predict(P[va])
-        oofs.append(oof)
-    expected = WeightedBlend(MSE, "regression").fit(np.stack(oofs, axis=1), y).weights_
+    P = rng.normal(size=(150, 3))
+    signal = P @ np.array([0.6, 0.3, 0.1]) + 0.5 * np.abs(P[:, 1]) - 0.4 + rng.normal(scale=0.6, size=150)
+    y = {"binary": (signal > 0).astype(int), "regression": signal}[task]
+    if metric.name == "qwk":
+        y = np.clip(np.round(signal + 2), 0, 4)
+    base = {"name": "ridge", "params": {"alpha": 10.0}} if task == "regression" else {"name": "logistic"}
+    specs = [base, FOREST]
+    two = ENSEMBLERS.create("stacking2", metric, task, seed=5, models=specs, inner_splits=3).fit(P, y)
+    splitter = (KFold if task == "regression" else StratifiedKFold)(3, shuffle=True, random_state=5)
+    oofs = np.stack([_inner_oof(P, y, task, metric, 5, s, splitter) for s in specs], axis=1)
+    expected = WeightedBlend(metric, task).fit(oofs, y).weights_
+    if metric.name != "qwk":  # (qwk is flat under small weight changes: SLSQP keeps a corner)
+        assert 0.02 < expected[0] < 0.98  # both models matter: the weights depend on the inner folds
     np.testing.assert_allclose(two.top_.weights_, expected, atol=1e-9)
-    full = [Stacking(MSE, "regression", 5, s).fit(P, y).predict(P) for s in specs]
-    np.testing.assert_allclose(two.predict(P), np.stack(full, axis=1) @ expected, atol=1e-9)
+    full = np.stack([Stacking(metric, task, 5, s).fit(P, y).predict(P) for s in specs], axis=1)
+    np.testing.assert_allclose(two.predict(P), full @ expected, atol=1e-9)
 
-    yb = (P[:, 0] + rng.normal(size=120) > 0).astype(int)
-    yb[:6] = [0, 1, 0, 1, 0, 1]
-    Pb = 1 / (1 + np.exp(-P))
-    specs = [{"name": "logistic", "params": {"C": 0.01}}, {"name": "logistic", "params": {"C": 100.0}}]
-    two = ENSEMBLERS.create("stacking2", AUC, "binary", seed=1, models=specs, inner_splits=4).fit(Pb, yb)
-    oofs = []
-    for spec in specs:
-        oof = np.zeros(len(yb))
-        for tr, va in StratifiedKFold(4, shuffle=True, random_state=1).split(Pb, yb):
-            oof[va] = Stacking(AUC, "binary", 1, spec).fit(Pb[tr], yb[tr]).predict(Pb[va])
-        oofs.append(oof)
-    np.testing.assert_allclose(two.top_.weights_, WeightedBlend(AUC, "binary").fit(np.stack(oofs, 1), yb).weights_,
-                               atol=1e-9)
+
+def test_two_level_stacking_blends_class_probabilities():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 150)
+    P = np.stack([0.5 * np.eye(3)[y] + 0.5 * rng.dirichlet(np.ones(3), 150) for _ in range(2)], axis=1)
+    two = ENSEMBLERS.create("stacking2", get_metric("logloss"), "multiclass", models=[{"name": "logistic"}] * 2,
+                            inner_splits=3).fit(P, y)
+    out = two.predict(P)
+    assert out.shape == (150, 3) and np.allclose(out.sum(axis=1), 1)
+
+
+class _Run:
+    def __init__(self, run_id, oof, test):
+        self.run_id, self.oof, self.test = run_id, oof, test
+
+
+def test_compare_table_layout_singles_and_the_seed_reaching_each_strategy():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=120)
+    a, b = y + rng.normal(scale=0.5, size=120), y + rng.normal(scale=0.8, size=120)
+    runs = [_Run("a", a, a[:7]), _Run("b", b, b[:7])]
+    folds = make_folds(120, "kfold", 4, seed=0)
+    strategies = [Component(name="weighted"), Component(name="stacking", params={"model": FOREST})]
+    table, results = compare(runs, y, folds, MSE, "regression", strategies, seed=3)
+    assert list(table.columns) == ["rank", "strategy", "kind", "cv_score", "cv_std", "nested", "weights"]
+    assert table["rank"].tolist() == [1, 2, 3, 4] and list(table.index) == [0, 1, 2, 3]
+    assert table["cv_score"].is_monotonic_increasing  # mse: lowest first
+    kinds = dict(zip(table["strategy"], table["kind"]))
+    assert kinds == {"a": "single", "b": "single", "weighted": "ensemble", "stacking": "ensemble"}
+    nested = dict(zip(table["strategy"], table["nested"]))
+    assert nested == {"a": "no", "b": "no", "weighted": "yes", "stacking": "yes"}
+    w = results["weighted"]
+    assert table.loc[table["strategy"] == "weighted", "weights"].item() == w.detail != ""
+    for run in runs:  # a single run's result is the run itself, scored on the same folds
+        single = results[run.run_id]
+        assert np.array_equal(single.oof, run.oof) and np.array_equal(single.test, run.test) and single.nested is False
+        assert single.score == MSE(y, run.oof) and single.detail == ""
+    stacking = blend(strategies[1], np.column_stack([a, b]), np.column_stack([a[:7], b[:7]]), y, folds, MSE,
+                     "regression", seed=3)
+    # (a forest sums its trees in parallel: equal up to the last bit or two)
+    np.testing.assert_allclose(results["stacking"].oof, stacking.oof, rtol=1e-12)
+    np.testing.assert_allclose(results["stacking"].test, stacking.test, rtol=1e-12)
+    default = compare(runs, y, folds, MSE, "regression", strategies[1:])[1]["stacking"]
+    np.testing.assert_allclose(default.oof, blend(strategies[1], np.column_stack([a, b]), np.column_stack([a[:7], b[:7]]),
+                                                     y, folds, MSE, "regression", seed=0).oof, rtol=1e-12)
+
+
+def test_compare_leaves_out_what_does_not_apply_and_goes_on_with_the_rest():
+    rng = np.random.default_rng(1)
+    names = ["rank", "mean", "stacking", "stacking2", "weighted"]
+    # multiclass: no rank blend (one score per row is needed), every other strategy
+    y = rng.integers(0, 3, 90)
+    y[:3] = [0, 1, 2]
+    runs = [_Run(r, p, p[:5]) for r, p in (("a", rng.dirichlet(np.ones(3), 90)), ("b", rng.dirichlet(np.ones(3), 90)))]
+    folds = make_folds(90, "stratified", 3, y=y)
+    table, _ = compare(runs, y, folds, get_metric("logloss"), "multiclass", [Component(name=n) for n in names])
+    assert set(table["strategy"]) == {"a", "b", "mean", "stacking", "stacking2", "weighted"}
+    # sequences: (n, positions, classes) per run; neither ranks nor meta-models
+    y = rng.integers(0, 4, (60, 2))
+    runs = [_Run(r, p, p[:5]) for r, p in (("a", rng.dirichlet(np.ones(4), (60, 2))), ("b", rng.dirichlet(np.ones(4), (60, 2))))]
+    folds = make_folds(60, "kfold", 3)
+    table, results = compare(runs, y, folds, get_metric("sequence_logloss"), "sequence", [Component(name=n) for n in names])
+    assert set(table["strategy"]) == {"a", "b", "mean", "weighted"}
+    assert results["mean"].test.shape == (5, 2, 4)
 
 
 def test_rank_blend_breaks_ties_in_rank_by_row_order_and_refuses_multiclass():
@@ -224,3 +294,55 @@ def test_hill_climbing_counts_each_pick_and_averages_the_picked_runs():
     # for a metric to maximise, the best single run is the one with the highest score
     yb = (p2 > 0).astype(int)
     np.testing.assert_array_equal(HillClimb(AUC, "binary", iterations=1).fit(P, yb).weights_, [0, 0, 1])
+
+
+def test_blend_reports_the_final_weights_and_passes_its_seed_and_params_on():
+    from common.ensemble import WeightedBlend
+
+    P, y = _mixture(300)
+    folds = make_folds(300, "kfold", 3, seed=0)
+    weighted = blend(Component(name="weighted"), P, P[:4], y, folds, MSE, "regression")
+    assert weighted.detail == " ".join(f"{w:.2f}" for w in WeightedBlend(MSE, "regression").fit(P, y).weights_)
+    assert weighted.detail == "0.60 0.40 0.00" and weighted.name == "weighted" and weighted.nested
+    assert blend(Component(name="mean"), P, P[:4], y, folds, MSE, "regression").detail == ""
+    one_step = blend(Component(name="hill_climb", params={"iterations": 1}), P, P[:4], y, folds, MSE, "regression")
+    assert one_step.detail == "1.00 0.00 0.00"  # the params reach the strategy
+    forest = Component(name="stacking", params={"model": FOREST})
+    seeded = blend(forest, P, P[:4], y, folds, MSE, "regression", seed=3)
+    again = blend(forest, P, P[:4], y, folds, MSE, "regression", seed=3)
+    np.testing.assert_allclose(seeded.oof, again.oof, rtol=1e-12)  # the seed reaches the model
+    assert not np.allclose(seeded.oof, blend(forest, P, P[:4], y, folds, MSE, "regression", seed=0).oof)
+    np.testing.assert_allclose(blend(forest, P, P[:4], y, folds, MSE, "regression").oof,
+                               blend(forest, P, P[:4], y, folds, MSE, "regression", seed=0).oof, rtol=1e-12)
+
+
+def test_blend_of_time_folds_leaves_the_warm_up_rows_unscored():
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(100, 2))
+    y = P.mean(axis=1) + rng.normal(scale=0.1, size=100)
+    folds = make_folds(100, "time", 4, order=np.arange(100))
+    for name in ("mean", "weighted"):
+        result = blend(Component(name=name), P, P[:3], y, folds, MSE, "regression")
+        assert result.oof.dtype == np.float64
+        assert np.isnan(result.oof[~folds.validated]).all() and np.isfinite(result.oof[folds.validated]).all()
+        assert result.score == pytest.approx(MSE(y[folds.validated], result.oof[folds.validated]))
+
+
+def test_blend_of_class_probabilities_keeps_one_column_per_class():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 90)
+    P = rng.dirichlet(np.ones(3), (90, 2))
+    folds = make_folds(90, "stratified", 3, y=y)
+    for name in ("mean", "weighted"):
+        result = blend(Component(name=name), P, P[:5], y, folds, get_metric("logloss"), "multiclass")
+        assert result.oof.shape == (90, 3) and result.test.shape == (5, 3)
+
+
+def test_weighted_blend_fits_without_a_warning():
+    """SLSQP warns about options it does not know: none are passed."""
+    import warnings
+
+    P, y = _mixture(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ENSEMBLERS.create("weighted", MSE, "regression").fit(P, y)

@@ -153,3 +153,33 @@ def test_a_threshold_is_refused_where_it_means_nothing():
 def test_unknown_metric_names_the_choices():
     with pytest.raises(ConfigError, match="Did you mean 'accuracy'"):
         get_metric("acuracy")
+
+
+# ---- properties the reference table above does not reach
+
+
+@pytest.mark.parametrize("name,reference", [
+    ("auc", lambda y, p: skm.roc_auc_score(y, p, multi_class="ovr")),
+    ("logloss", lambda y, p: skm.log_loss(y, p, labels=np.arange(p.shape[1]))),
+])
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, n=SIZES)
+def test_probability_metrics_agree_with_scikit_learn_on_multiclass_too(name, reference, seed, n):
+    y, p = _multiclass(seed, n)
+    assert get_metric(name)(y, p) == pytest.approx(reference(y, p), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, n=SIZES, transform=st.sampled_from([np.sqrt, np.exp, lambda p: 3 * p - 7, lambda p: p ** 3]))
+def test_auc_depends_only_on_the_order_of_the_scores(seed, n, transform):
+    y, p = _binary(seed, n)
+    assert get_metric("auc")(y, transform(p)) == pytest.approx(get_metric("auc")(y, p), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@settings(max_examples=10, deadline=None)
+@given(a=st.floats(-10, 10), b=st.floats(-10, 10))
+def test_sign_turns_every_metric_into_higher_is_better(name, a, b):
+    metric = get_metric(name)
+    assert metric.is_better(a, b) == (metric.sign() * a > metric.sign() * b)
+    assert metric.sign() == (1.0 if metric.greater_is_better else -1.0)
