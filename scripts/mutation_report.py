@@ -40,7 +40,8 @@ CRITICAL = {
         "read_submission", "check_submission", "write_submission", "build_submission")],
     "credential redaction": ["common.submit.x__redact__*", "common.submit.x_run_kaggle__*",
                              "common.submit.xǁKaggleCLIErrorǁ*"],
-    "checkpoint resume": ["common.models.torch_trainer.xǁTorchModelǁfit__*", "common.models.torch_trainer.x__rng_state__*",
+    "checkpoint resume": ["common.models.torch_trainer.xǁTorchModelǁfit__*",
+                          "common.models.torch_trainer.x__rng_state__*",
                           "common.models.torch_trainer.x__set_rng_state__*",
                           "common.models.torch_trainer.x__save_checkpoint__*"],
 }
@@ -48,69 +49,144 @@ CRITICAL = {
 # numbers a function's mutants afresh when that function changes: an entry then names another mutant,
 # and the report says so (a listed mutant that is killed, or missing).
 EQUIVALENT: dict[str, str] = {
-    'common.ensemble.xǁTwoLevelStackingǁfit__mutmut_63': 'WeightedBlend(seed=None): a WeightedBlend never reads its seed',
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_23': 'method=None: scipy picks SLSQP itself for a problem with bounds and constraints',
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_40': "method='slsqp': scipy reads the method name case-insensitively",
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_43': 'bounds (0, 2): weights >= 0 summing to 1 are <= 1 anyway',
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_32': 'no maxiter (100): SLSQP converges in 10-26 iterations on 10-100 runs (measured)',
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_55': 'maxiter 201: SLSQP converges long before 200 iterations',
-    'common.ensemble.xǁWeightedBlendǁfit__mutmut_58': 'no clip at 0: SLSQP keeps its iterates inside the bounds',
-    'common.io.x_write_csv__mutmut_3': 'to_csv(index=None): pandas takes a falsy index flag as False',
-    'common.io.x_write_npy__mutmut_10': 'np.save(allow_pickle=None): refuses object arrays like False',
-    'common.io.x_write_text__mutmut_3': "encoding=None: the locale's, UTF-8 on every machine the kit runs on (Python's C-locale coercion)",
-    'common.io.x_write_text__mutmut_5': "no encoding: the locale's, UTF-8 (as above)",
-    'common.io.x_write_text__mutmut_7': "'UTF-8' is 'utf-8'",
-    'common.submission.x__check_scale__mutmut_23': 'values >= hi*10: for lo > 0, hi*10 > hi + span, so the band check flags them first',
-    'common.submission.x__check_scale__mutmut_25': 'values > hi*11: as above, the upper tenfold test never decides',
-    'common.submission.x__check_scale__mutmut_55': "clip at 701: expm1(701) is finite too, and as far from any target's middle",
-    'common.submission.x__check_values__mutmut_35': "to_numpy(dtype=None): pd.to_numeric's result converts to float64 anyway",
-    'common.submission.x__check_values__mutmut_42': "to_numpy(dtype=None): as above (pandas 3 turns a nullable column's NA into NaN)",
-    'common.submission.x__check_values__mutmut_87': 'to_numpy(dtype=None): as above',
-    'common.submission.x_read_submission__mutmut_24': "encoding=None: the locale's, UTF-8 (as for write_text)",
-    'common.submission.x_read_submission__mutmut_27': "no encoding: the locale's, UTF-8",
-    'common.submission.x_read_submission__mutmut_30': "'UTF-8' is 'utf-8'",
-    'common.submission.x_read_submission__mutmut_68': 'no header=None: pandas reads no header when names are given',
-    'common.submission.x_write_submission__mutmut_12': 'to_csv(index=None): as for write_csv',
-    'common.submit.x__redact__mutmut_6': "default 'XXXX' for an unset variable: shorter than the 8 characters a credential must have",
-    'common.models.torch_trainer.x__rng_state__mutmut_7': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__rng_state__mutmut_8': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__rng_state__mutmut_9': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__rng_state__mutmut_10': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__rng_state__mutmut_11': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__rng_state__mutmut_12': 'CUDA only: the CUDA RNG is saved on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_10': 'CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_14': 'CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_11': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_12': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_13': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_15': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_16': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_17': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_18': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_19': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_20': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_21': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.x__set_rng_state__mutmut_22': 'CUDA only: the CUDA RNG is restored on a GPU',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_5': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_7': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_8': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_10': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_11': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_12': "CUDA only: 'auto' picks CUDA when it is available",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_65': 'CUDA only: GradScaler disables itself without CUDA',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_66': 'CUDA only: GradScaler disables itself without CUDA',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_67': 'CUDA only: GradScaler disables itself without CUDA',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_83': 'CUDA only: map_location matters for a GPU checkpoint on another device',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_86': 'CUDA only: map_location matters for a GPU checkpoint on another device',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_31': 'CUDA only: .to(None) keeps the net on the CPU, where it is',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_145': 'CUDA only: target.to(None) keeps the batch on the CPU, where it is',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_84': 'weights_only=None: torch >= 2.6 loads weights-only by default',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_87': 'no weights_only: torch >= 2.6 loads weights-only by default',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_2': "np.random.seed(None): the loop draws from torch's generators only",
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_32': 'build_network(None, ...): the one subclass, MLPModel, reads neither X nor y there',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_33': 'build_network(X, None, ...): as above',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_136': 'zero_grad(set_to_none=None): every parameter gets a gradient each step, so zeros act as None',
-    'common.models.torch_trainer.xǁTorchModelǁfit__mutmut_137': 'zero_grad(set_to_none=False): as above',
+    "common.ensemble.xǁTwoLevelStackingǁfit__mutmut_63":
+        "WeightedBlend(seed=None): a WeightedBlend never reads its seed",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_23":
+        "method=None: scipy picks SLSQP itself for a problem with bounds and constraints",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_40":
+        "method='slsqp': scipy reads the method name case-insensitively",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_43":
+        "bounds (0, 2): weights >= 0 summing to 1 are <= 1 anyway",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_32":
+        "no maxiter (100): SLSQP converges in 10-26 iterations on 10-100 runs (measured)",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_55":
+        "maxiter 201: SLSQP converges long before 200 iterations",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_58":
+        "no clip at 0: SLSQP keeps its iterates inside the bounds",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_26":
+        "options=None (maxiter 100): SLSQP converges long before",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_29":
+        "no method: scipy picks SLSQP itself for bounds and constraints",
+    "common.ensemble.xǁTwoLevelStackingǁfit__mutmut_27":
+        "Stacking(None, ...): a Stacking never reads its metric",
+    "common.ensemble.xǁTwoLevelStackingǁfit__mutmut_48":
+        "Stacking(None, ...): a Stacking never reads its metric",
+    "common.ensemble.xǁTwoLevelStackingǁfit__mutmut_66":
+        "WeightedBlend without seed: a WeightedBlend never reads its seed",
+    "common.ensemble.x__flat__mutmut_6":
+        "reshape(n, -2): numpy takes any negative size as the one to infer",
+    "common.io.x_write_csv__mutmut_3":
+        "to_csv(index=None): pandas takes a falsy index flag as False",
+    "common.io.x_write_npy__mutmut_10":
+        "np.save(allow_pickle=None): refuses object arrays like False",
+    "common.io.x_write_text__mutmut_3":
+        "encoding=None: the locale's, UTF-8 on every machine the kit runs on (Python's C-locale coercion)",
+    "common.io.x_write_text__mutmut_5":
+        "no encoding: the locale's, UTF-8 (as above)",
+    "common.io.x_write_text__mutmut_7":
+        "'UTF-8' is 'utf-8'",
+    "common.submission.x__check_scale__mutmut_23":
+        "values >= hi*10: for lo > 0, hi*10 > hi + span, so the band check flags them first",
+    "common.submission.x__check_scale__mutmut_25":
+        "values > hi*11: as above, the upper tenfold test never decides",
+    "common.submission.x__check_scale__mutmut_55":
+        "clip at 701: expm1(701) is finite too, and as far from any target's middle",
+    "common.submission.x__check_values__mutmut_35":
+        "to_numpy(dtype=None): pd.to_numeric's result converts to float64 anyway",
+    "common.submission.x__check_values__mutmut_42":
+        "to_numpy(dtype=None): as above (pandas 3 turns a nullable column's NA into NaN)",
+    "common.submission.x__check_values__mutmut_87":
+        "to_numpy(dtype=None): as above",
+    "common.submission.x_read_submission__mutmut_24":
+        "encoding=None: the locale's, UTF-8 (as for write_text)",
+    "common.submission.x_read_submission__mutmut_27":
+        "no encoding: the locale's, UTF-8",
+    "common.submission.x_read_submission__mutmut_30":
+        "'UTF-8' is 'utf-8'",
+    "common.submission.x_read_submission__mutmut_68":
+        "no header=None: pandas reads no header when names are given",
+    "common.submission.x_write_submission__mutmut_12":
+        "to_csv(index=None): as for write_csv",
+    "common.submit.x__redact__mutmut_6":
+        "default 'XXXX' for an unset variable: shorter than the 8 characters a credential must have",
+    "common.models.torch_trainer.x__rng_state__mutmut_7":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__rng_state__mutmut_8":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__rng_state__mutmut_9":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__rng_state__mutmut_10":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__rng_state__mutmut_11":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__rng_state__mutmut_12":
+        "CUDA only: the CUDA RNG is saved on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_10":
+        "CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_14":
+        "CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_11":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_12":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_13":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_15":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_16":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_17":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_18":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_19":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_20":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_21":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.x__set_rng_state__mutmut_22":
+        "CUDA only: the CUDA RNG is restored on a GPU",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_5":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_7":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_8":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_10":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_11":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_12":
+        "CUDA only: 'auto' picks CUDA when it is available",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_65":
+        "CUDA only: GradScaler disables itself without CUDA",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_66":
+        "CUDA only: GradScaler disables itself without CUDA",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_67":
+        "CUDA only: GradScaler disables itself without CUDA",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_83":
+        "CUDA only: map_location matters for a GPU checkpoint on another device",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_86":
+        "CUDA only: map_location matters for a GPU checkpoint on another device",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_31":
+        "CUDA only: .to(None) keeps the net on the CPU, where it is",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_145":
+        "CUDA only: target.to(None) keeps the batch on the CPU, where it is",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_84":
+        "weights_only=None: torch >= 2.6 loads weights-only by default",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_87":
+        "no weights_only: torch >= 2.6 loads weights-only by default",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_2":
+        "np.random.seed(None): the loop draws from torch's generators only",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_32":
+        "build_network(None, ...): the one subclass, MLPModel, reads neither X nor y there",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_33":
+        "build_network(X, None, ...): as above",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_136":
+        "zero_grad(set_to_none=None): every parameter gets a gradient each step, so zeros act as None",
+    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_137":
+        "zero_grad(set_to_none=False): as above",
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
           24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", -11: "crashed", -9: "crashed",
@@ -215,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(codes, "critical")))
     print()
     print("\n".join(table(codes, "rest")))
-    critical_left = [n for n, c in codes.items() if concern(n) and status(c, n) not in ("killed", "timeout", "equivalent")]
+    done = ("killed", "timeout", "equivalent")
+    critical_left = [n for n, c in codes.items() if concern(n) and status(c, n) not in done]
     stale = sorted(n for n in EQUIVALENT if n not in codes or status(codes[n], n) in ("killed", "timeout"))
     if stale:
         print(f"\nEQUIVALENT names {len(stale)} mutant(s) that are killed or gone (the code changed): "

@@ -28,8 +28,8 @@ def _contest(root, runs, patterns=("*",)):
                          {"run_key": key, "fold_hash": fold_hash})
         meta = {**run.meta, "created": f"2020-01-01T00:00:{i:02d}"}  # one second apart: a known order
         (run.path / "meta.json").write_text(json.dumps(meta))
-    contest = SimpleNamespace(root=root, store=store, config=SimpleNamespace(ensemble=SimpleNamespace(runs=list(patterns))),
-                              run_key=lambda fs, folds: KEY)
+    config = SimpleNamespace(ensemble=SimpleNamespace(runs=list(patterns)))
+    contest = SimpleNamespace(root=root, store=store, config=config, run_key=lambda fs, folds: KEY)
     return contest, SimpleNamespace(hash=HASH)
 
 
@@ -67,7 +67,8 @@ def test_explicit_patterns_refuse_any_run_of_another_key_or_folds(tmp_path_facto
     import fnmatch
 
     contest, folds = _contest(tmp_path_factory.mktemp("c"), runs, patterns=[pattern])
-    picked = [(f"{label}-{i}", key, h) for i, (label, key, h) in enumerate(runs) if fnmatch.fnmatchcase(f"{label}-{i}", pattern)]
+    picked = [(f"{label}-{i}", key, h) for i, (label, key, h) in enumerate(runs)
+              if fnmatch.fnmatchcase(f"{label}-{i}", pattern)]
     said = []
     for patterns in ([pattern], None):  # given, or from config.ensemble.runs
         if any((key, h) != (KEY, HASH) for _, key, h in picked):
@@ -77,7 +78,8 @@ def test_explicit_patterns_refuse_any_run_of_another_key_or_folds(tmp_path_facto
             assert message.startswith("ensemble.runs picks runs made on different folds, features or target (run: fold "
                                       f"hash; the current folds are {HASH}):\n")
             for run_id, key, h in picked:
-                note = ("  (other features or target)" if key != KEY else "") + ("  (current)" if (key, h) == (KEY, HASH) else "")
+                note = (("  (other features or target)" if key != KEY else "")
+                        + ("  (current)" if (key, h) == (KEY, HASH) else ""))
                 assert f"\n  {run_id}: {h}{note}\n" in message
             assert message.endswith(f"Retrain the others with stage 04, narrow ensemble.runs, or delete them: "
                                     f"compkit runs {contest.root} --prune")

@@ -134,7 +134,8 @@ def test_check_same_folds_refuses_exactly_the_mixes(tmp_path_factory, hashes):
         message = str(err.value)
         assert message.startswith("cannot compare or blend runs made on different folds:\n")
         assert all(f"  run-{i}: {h}\n" in message for i, h in enumerate(hashes))
-        assert message.endswith("Retrain the older runs on the current folds (stage 04) or select runs of one fold hash.")
+        assert message.endswith("Retrain the older runs on the current folds (stage 04) or select runs of one fold "
+                                "hash.")
     else:
         assert check_same_folds(runs) == (hashes[0] if hashes else "")
 
@@ -231,7 +232,8 @@ def test_a_run_is_published_after_the_save_fault_point(tmp_path, monkeypatch):
     from common import store as store_module
 
     seen = []
-    monkeypatch.setattr(store_module, "checkpoint", lambda point: seen.append((point, RunStore(tmp_path).exists("r-1"))))
+    monkeypatch.setattr(store_module, "checkpoint",
+                        lambda point: seen.append((point, RunStore(tmp_path).exists("r-1"))))
     RunStore(tmp_path).save("r-1", _result(np.zeros(3), np.zeros(2)), {"fold_hash": "h"})
     assert seen == [("save:r-1", False)]  # a kill there leaves only the staged copy
 

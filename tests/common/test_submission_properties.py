@@ -62,7 +62,7 @@ def test_per_class_probability_columns_read_back(tmp_path, probabilities, k):
 
 
 @SETTINGS
-@given(labels=st.lists(st.integers(-5, 5), min_size=1, max_size=40, unique=False), fmt=st.sampled_from(["csv", "lines"]))
+@given(labels=st.lists(st.integers(-5, 5), min_size=1, max_size=40), fmt=st.sampled_from(["csv", "lines"]))
 def test_integer_labels_read_back_as_the_same_integers(tmp_path, labels, fmt):
     classes = tuple(sorted(set(labels)))
     spec = SubmissionSpec(fmt, len(labels), ("id", "y") if fmt == "csv" else (),
@@ -205,8 +205,8 @@ def _strings(values, labels=tuple("0123456789")):
 
 def test_strings_may_use_every_known_character_and_no_other():
     _strings(["0123456789", "7", "98"])
-    with pytest.raises(SubmissionError, match=re.escape(
-            "submission: row 1 holds '7a'; a string prediction is made of the train target's characters '0123456789'.")):
+    with pytest.raises(SubmissionError, match=re.escape("submission: row 1 holds '7a'; a string prediction is made "
+                                                        "of the train target's characters '0123456789'.")):
         _strings(["1", "7a", "98"])
 
 

@@ -156,8 +156,11 @@ def test_the_best_epochs_weights_are_the_ones_kept(tmp_path, monkeypatch):
     X, y, Xv, yv = _data()
     saved = []
     real = torch_trainer._save_checkpoint
-    monkeypatch.setattr(torch_trainer, "_save_checkpoint",
-                        lambda path, state: saved.append({k: v.clone() for k, v in state["net"].items()}) or real(path, state))
+    def recording(path, state):
+        saved.append({k: v.clone() for k, v in state["net"].items()})
+        real(path, state)
+
+    monkeypatch.setattr(torch_trainer, "_save_checkpoint", recording)
     _scripted(monkeypatch, [5, 3, 4, 4.5])  # epoch 1 is the best
     model = _mlp(epochs=4, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
     for name, value in model.net_.state_dict().items():
@@ -203,7 +206,9 @@ def test_the_loop_wiring_loaders_optimizer_progress_and_fault_points(tmp_path, m
     monkeypatch.setattr(torch_trainer, "checkpoint", points.append)
     model = _mlp(epochs=2, patience=5, lr=0.02, weight_decay=0.125, progress=True, device="cpu:0")
     model.fit(X, y, Xv, yv, workdir=tmp_path).predict(Xv)
-    assert loaders == [(True, False, True, False, True), (False, True, False, True, False), (False, True, False, False, False)]
+    # (X is X, X is Xv, y is y, y is yv, shuffled): training, validation, prediction
+    assert loaders == [(True, False, True, False, True), (False, True, False, True, False),
+                       (False, True, False, False, False)]
     (epochs, kwargs, postfix), = bars
     assert epochs == [0, 1] and kwargs == {"desc": "epochs", "leave": False, "enabled": True}
     assert len(postfix) == 2 and all(set(p) == {"val_loss"} and re_float(p["val_loss"]) for p in postfix)
