@@ -91,6 +91,7 @@ class RunStore:
             "fit_seconds": [round(s, 3) for s in result.fit_seconds],
             "fold_info": result.fold_info,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "created_ns": time.time_ns(),  # orders runs saved within the same second
             "python": platform.python_version(),
             "libraries": _versions(),
         }
@@ -136,7 +137,7 @@ class RunStore:
                 run = Run(run_id, meta_path.parent, read_json(meta_path))
                 if (fold_hash is None or run.fold_hash == fold_hash) and (key is None or run.key == key):
                     found.append(run)
-        return sorted(found, key=lambda r: r.meta.get("created", ""))
+        return sorted(found, key=lambda r: (r.meta.get("created", ""), r.meta.get("created_ns", 0)))
 
     def remove(self, run: Run) -> None:
         """Delete a finished run (renamed away first, so a half-deleted run never looks finished)."""

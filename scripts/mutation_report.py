@@ -61,6 +61,8 @@ EQUIVALENT: dict[str, str] = {
         "no maxiter (100): SLSQP converges in 10-26 iterations on 10-100 runs (measured)",
     "common.ensemble.xǁWeightedBlendǁfit__mutmut_55":
         "maxiter 201: SLSQP converges long before 200 iterations",
+    "common.ensemble.xǁWeightedBlendǁfit__mutmut_47":
+        "constraint type 'EQ': scipy reads it case-insensitively",
     "common.ensemble.xǁWeightedBlendǁfit__mutmut_58":
         "no clip at 0: SLSQP keeps its iterates inside the bounds",
     "common.ensemble.xǁWeightedBlendǁfit__mutmut_26":
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", choices=["critical", "again", "rest"],
                         help="run mutmut first: on the critical scope, its mutants not killed yet, or the rest")
+    parser.add_argument("--only", help="with --run critical/again: only the mutants matching this pattern "
+                        "(e.g. 'common.ensemble.*')")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants tested at once")
     parser.add_argument("--sample", type=int, default=0, help="with --run rest: test this many random mutants")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
@@ -263,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.run == "critical":
-        run_mutmut([p for patterns in CRITICAL.values() for p in patterns], args.jobs)
+        patterns = [args.only] if args.only else [p for patterns in CRITICAL.values() for p in patterns]
+        run_mutmut(patterns, args.jobs)
     elif args.run == "again":
         left = sorted(n for n, c in results().items()
-                      if concern(n) and status(c, n) not in ("killed", "timeout", "equivalent"))
+                      if concern(n) and status(c, n) not in ("killed", "timeout", "equivalent")
+                      and fnmatch.fnmatchcase(n, args.only or "*"))
         if left:
             run_mutmut(left, args.jobs)
     elif args.run == "rest":

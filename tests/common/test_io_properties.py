@@ -159,3 +159,17 @@ def test_an_orphan_another_process_removes_first_is_no_error(tmp_path, monkeypat
     monkeypatch.setattr(io, "pid_alive", removed_meanwhile)
     io.write_text(tmp_path / "a.txt", "new")
     only(tmp_path, "a.txt")
+
+
+def test_the_temporary_file_of_a_writer_killed_mid_write_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL skips atomic_path's cleanup; the temporary file carries its writer's pid, so the next write
+    of that file knows the writer is gone and removes it."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys\nfrom common.io import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.txt")], check=False, timeout=60)
+    assert len(list(tmp_path.glob(".a.txt.*.tmp"))) == 1  # left behind by the kill
+    io.write_text(tmp_path / "a.txt", "new")
+    only(tmp_path, "a.txt")
