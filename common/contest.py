@@ -100,12 +100,18 @@ class Contest:
     def load_raw(self, typed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train and test frames, checked: files, encoding, columns, ids, target, infinities; with
         `typed`, converted by the column roles (common.roles): every later stage reads these."""
+        if not typed:
+            return self._read_raw()
+        train, test, _ = self._typed()
+        return train, test
+
+    def _typed(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, ColumnRole]]:
+        """The raw frames converted by their roles, and the roles."""
         d = self.config.data
         train, test = self._read_raw()
-        if not typed:
-            return train, test
-        train, test = apply_roles(train, test, self.roles(train, test), (self.path(d.train), self.path(d.test)))
-        return train, test
+        roles = self.roles(train, test)
+        train, test = apply_roles(train, test, roles, (self.path(d.train), self.path(d.test)))
+        return train, test, roles
 
     def roles(self, train: pd.DataFrame | None = None, test: pd.DataFrame | None = None) -> dict[str, ColumnRole]:
         """Every raw column's role: inferred from the data, overridden by data.roles / data.categorical."""
@@ -197,26 +203,30 @@ class Contest:
                     f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be left out."
                 )
             return saved
+        folds = self.make_folds(train)
+        save_folds(folds, self.folds_dir)
+        return folds
+
+    def make_folds(self, train: pd.DataFrame | None = None, scheme: str | None = None, n_splits: int | None = None,
+                   seed: int | None = None) -> Folds:
+        """Folds of the configured scheme (or the one given) on the raw train rows, not saved."""
         f = self.config.folds
-        needed = [f.group_column, f.time_column, (f.holdout_column or VALID_COLUMN) if f.scheme == "holdout" else None]
+        scheme = scheme or f.scheme
+        needed = [f.group_column, f.time_column, (f.holdout_column or VALID_COLUMN) if scheme == "holdout" else None]
         if train is None or any(c and c not in train.columns for c in needed):
             train, _ = self._read_raw()  # the typed frame may have dropped or expanded those columns
         column = lambda name: train[name].to_numpy() if name else None  # noqa: E731
-        holdout = column(f.holdout_column or VALID_COLUMN) if f.scheme == "holdout" else None
-        folds = make_folds(len(train), f.scheme, f.n_splits, f.seed, y=train[self.config.data.target].to_numpy(),
-                           groups=column(f.group_column), order=column(f.time_column), data_digest=self.data_digest,
-                           holdout=holdout)
-        save_folds(folds, self.folds_dir)
-        return folds
+        return make_folds(len(train), scheme, n_splits or f.n_splits, f.seed if seed is None else seed,
+                          y=train[self.config.data.target].to_numpy(), groups=column(f.group_column),
+                          order=column(f.time_column), data_digest=self.data_digest,
+                          holdout=column(f.holdout_column or VALID_COLUMN) if scheme == "holdout" else None)
 
     # ---- features
     def features(self, log=print, steps: list | None = None) -> FeatureSet:
         """Build (or load from cache) the feature tables the config describes (or those of `steps`)."""
         d = self.config.data
-        raw_train, raw_test = self._read_raw()
-        roles = self.roles(raw_train, raw_test)
-        train, test = apply_roles(raw_train, raw_test, roles, (self.path(d.train), self.path(d.test)))
-        folds = self.folds(raw_train)
+        train, test, roles = self._typed()
+        folds = self.folds(train)
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality,
                              tuple(self.annotations))
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
@@ -237,13 +247,18 @@ class Contest:
         d = self.config.data
         return stable_hash(features.key, d.target, d.target_transform, self.task, features.classes, folds.hash)
 
+    @cached_property
+    def _alphabet(self) -> tuple[str, ...]:
+        """A sequence target's characters, read once (n_classes is asked for by every fit)."""
+        from common.sequence import alphabet
+
+        train, _ = self._read_raw()
+        return alphabet(train[self.config.data.target].astype(str))
+
     def n_classes(self, y: np.ndarray) -> int | None:
         """Classes a model predicts: per row (multiclass) or per position, blank included (sequence)."""
         if self.task == "sequence":
-            from common.sequence import alphabet
-
-            train, _ = self._read_raw()
-            return self.config.competition.n_classes or len(alphabet(train[self.config.data.target].astype(str))) + 1
+            return self.config.competition.n_classes or len(self._alphabet) + 1
         if self.task != "multiclass":
             return None
         return self.config.competition.n_classes or int(np.max(y)) + 1

@@ -8,20 +8,20 @@ whose tuning does not, and shows both figures.
 from __future__ import annotations
 
 from common.config import Component
-from common.folds import Folds, make_folds
+from common.folds import Folds
 from common.io import write_json
 from common.store import Run
 from common.train import fit_oof
 
 
 def second_split(contest, folds: Folds) -> Folds:
-    """The contest's fold scheme made again with another seed (one more split for time-ordered folds)."""
+    """The contest's fold scheme made again with another seed: one more split for time-ordered folds, and
+    K-fold over all labelled rows for a holdout (its one split cannot be drawn again)."""
     f = contest.config.folds
-    train, _ = contest.load_raw(typed=False)
-    column = lambda name: train[name].to_numpy() if name else None  # noqa: E731
-    n_splits = f.n_splits + 1 if f.scheme == "time" else f.n_splits
-    return make_folds(len(train), f.scheme, n_splits, f.seed + 1, y=train[contest.config.data.target].to_numpy(),
-                      groups=column(f.group_column), order=column(f.time_column), data_digest=folds.data_digest)
+    if f.scheme == "holdout":
+        scheme = "kfold" if contest.task in ("regression", "sequence") else "stratified"
+        return contest.make_folds(scheme=scheme, n_splits=5, seed=f.seed + 1)
+    return contest.make_folds(n_splits=f.n_splits + 1 if f.scheme == "time" else None, seed=f.seed + 1)
 
 
 def recheck_tuned(contest, run: Run, untuned: Component, fs, folds: Folds) -> dict:

@@ -73,3 +73,12 @@ def test_street_chars_holdout_from_the_validation_json(tmp_path):
     assert set(fs.annotations.columns) == {"n_digits", "digits", "left", "top", "width", "height"}
     assert not set(fs.annotations.columns) & set(fs.X.columns)  # boxes guide training, never predict
     assert "image_path" in fs.X.columns and fs.X.attrs["roles"]["image_path"] == "image"
+
+
+def test_the_second_split_of_a_holdout_is_k_fold_over_every_labelled_row(tmp_path):
+    from common.recheck import second_split
+
+    contest = Contest.load(_contest(tmp_path))
+    folds = contest.folds()
+    other = second_split(contest, folds)
+    assert other.scheme == "stratified" and other.n_splits == 5 and other.validated.all() and len(other.assignment) == 300
