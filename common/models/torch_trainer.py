@@ -34,6 +34,47 @@ class TorchModel(Model):
         """Return a torch Dataset yielding (inputs, target) pairs, target 0 when y is None."""
         raise NotImplementedError
 
+    # ---- hooks a subclass may override (what differs between deep models)
+    def collate(self, batch: list) -> Any:
+        """Turn a list of dataset items into one batch (e.g. pad token ids to the longest in the batch)."""
+        from torch.utils.data import default_collate
+
+        return default_collate(batch)
+
+    def loss(self, out, target):
+        """The training loss: MSE, binary or multiclass cross-entropy, per-position cross-entropy for a
+        sequence target (network output (batch, positions, classes), target (batch, positions))."""
+        import torch.nn.functional as F
+
+        if self.task == "regression":
+            return F.mse_loss(out.squeeze(1).float(), target.float())
+        if self.task == "binary":
+            return F.binary_cross_entropy_with_logits(out.squeeze(1).float(), target.float())
+        if self.task == "sequence":
+            return F.cross_entropy(out.float().flatten(0, 1), target.long().flatten())
+        return F.cross_entropy(out.float(), target.long())
+
+    def tta_views(self, inputs) -> list:
+        """Test-time augmentation: the views of a batch whose predictions are averaged (default: itself)."""
+        return [inputs]
+
+    def to_prediction(self, out):
+        """Network outputs (float, on the CPU) to the task's prediction: values, P(y=1), class or
+        per-position probabilities."""
+        import torch
+
+        if self.task == "regression":
+            return out.squeeze(1)
+        if self.task == "binary":
+            return torch.sigmoid(out.squeeze(1))
+        return torch.softmax(out, dim=-1)
+
+    def out_dim(self, y: np.ndarray) -> int:
+        """Outputs per row (per position for a sequence target): 1, or the number of classes."""
+        if self.task == "sequence":
+            return int(self.n_classes or int(np.max(y)) + 1)
+        return self.classes(y) if self.task == "multiclass" else 1
+
     # ---- the shared loop
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TorchModel:
         import torch
@@ -43,7 +84,7 @@ class TorchModel(Model):
         self.device_ = torch.device("cuda" if self.device == "auto" and torch.cuda.is_available()
                                     else ("cpu" if self.device == "auto" else self.device))
         y = np.asarray(y)
-        self.out_dim_ = self.classes(y) if self.task == "multiclass" else 1
+        self.out_dim_ = self.out_dim(y)
         self.net_ = self.build_network(X, y, self.out_dim_).to(self.device_)
         optimizer = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         train_loader = self._loader(X, y, training=True)
@@ -67,7 +108,7 @@ class TorchModel(Model):
             for inputs, target in train_loader:
                 optimizer.zero_grad(set_to_none=True)
                 with self._autocast():
-                    loss = self._loss(self.net_(self._to(inputs)), target.to(self.device_))
+                    loss = self.loss(self.net_(self._to(inputs)), target.to(self.device_))
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
@@ -100,13 +141,9 @@ class TorchModel(Model):
         outputs = []
         with torch.no_grad(), self._autocast():
             for inputs, _ in self._loader(X, None, training=False):
-                outputs.append(self.net_(self._to(inputs)).float().cpu())
-        out = torch.cat(outputs)
-        if self.task == "regression":
-            return out.squeeze(1).numpy().astype(np.float64)
-        if self.task == "binary":
-            return torch.sigmoid(out.squeeze(1)).numpy().astype(np.float64)
-        return torch.softmax(out, dim=1).numpy().astype(np.float64)
+                views = [self.to_prediction(self.net_(self._to(v)).float().cpu()) for v in self.tta_views(inputs)]
+                outputs.append(torch.stack(views).mean(0))
+        return torch.cat(outputs).numpy().astype(np.float64)
 
     # ---- helpers
     def _loader(self, X, y, training: bool):
@@ -116,16 +153,8 @@ class TorchModel(Model):
         return torch.utils.data.DataLoader(
             self.make_dataset(X, y, training), batch_size=self.batch_size, shuffle=training,
             num_workers=self.num_workers, generator=generator, pin_memory=self.device_.type == "cuda",
+            collate_fn=self.collate,
         )
-
-    def _loss(self, out, target):
-        import torch.nn.functional as F
-
-        if self.task == "regression":
-            return F.mse_loss(out.squeeze(1).float(), target.float())
-        if self.task == "binary":
-            return F.binary_cross_entropy_with_logits(out.squeeze(1).float(), target.float())
-        return F.cross_entropy(out.float(), target.long())
 
     def _evaluate(self, loader) -> float:
         import torch
@@ -134,14 +163,16 @@ class TorchModel(Model):
         total, count = 0.0, 0
         with torch.no_grad(), self._autocast():
             for inputs, target in loader:
-                loss = self._loss(self.net_(self._to(inputs)), target.to(self.device_))
+                loss = self.loss(self.net_(self._to(inputs)), target.to(self.device_))
                 total += float(loss) * len(target)
                 count += len(target)
         return total / max(count, 1)
 
     def _to(self, inputs):
         if isinstance(inputs, dict):
-            return {k: v.to(self.device_, non_blocking=True) for k, v in inputs.items()}
+            return {k: self._to(v) for k, v in inputs.items()}
+        if isinstance(inputs, (list, tuple)):
+            return type(inputs)(self._to(v) for v in inputs)
         return inputs.to(self.device_, non_blocking=True)
 
     def _amp_enabled(self) -> bool:

@@ -134,14 +134,14 @@ def test_mlp_resumes_from_its_checkpoint_exactly(tmp_path, monkeypatch):
     saved = torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)
     assert saved["epoch"] == 2
     epochs.clear()
-    start_weights, loss = {}, TorchModel._loss
+    start_weights, loss = {}, TorchModel.loss
 
     def first_step(self, out, target):  # record the weights the first resumed training step starts from
         if not start_weights:
             start_weights.update({k: v.detach().clone() for k, v in self.net_.state_dict().items()})
         return loss(self, out, target)
 
-    monkeypatch.setattr(TorchModel, "_loss", first_step)
+    monkeypatch.setattr(TorchModel, "loss", first_step)
     pred = mlp().fit(X, y, Xv, yv, workdir=tmp_path / "stopped").predict(Xv)
     assert len(epochs) == 3  # epochs 4-6 only
     for name, value in saved["net"].items():

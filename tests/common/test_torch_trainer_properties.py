@@ -172,8 +172,8 @@ def test_without_a_validation_fold_every_epoch_is_trained(monkeypatch):
     from common.models.torch_trainer import TorchModel
 
     X, y, _, _ = _data()
-    steps, loss = [], TorchModel._loss
-    monkeypatch.setattr(TorchModel, "_loss", lambda self, out, target: steps.append(1) or loss(self, out, target))
+    steps, loss = [], TorchModel.loss
+    monkeypatch.setattr(TorchModel, "loss", lambda self, out, target: steps.append(1) or loss(self, out, target))
     model = _mlp(epochs=3, patience=1, batch_size=45).fit(X, y)
     assert len(steps) == 3 * 2 and model.info["best_val_loss"] is None  # 3 epochs of 2 batches
 
