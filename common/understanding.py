@@ -21,6 +21,7 @@ _EXPLAIN = {
     "group": "grouped K-fold: all rows of one group stay in the same fold, so no group leaks across folds",
     "stratified_group": "stratified grouped K-fold: groups stay whole and folds keep the class balance",
     "time": "time-ordered split: each fold trains only on earlier rows, as the test set lies in the future",
+    "holdout": "the official validation rows: the contest's own split, scored as the leaderboard's data is",
 }
 
 
@@ -68,6 +69,7 @@ def make_task_card(contest) -> TaskCard:
     roles = None
     if d.modality == "image":
         train, test = contest.load_raw()
+        roles = contest.roles(train, test)  # the image path, the sizes, the digit boxes (annotations)
     else:
         train, test = contest.load_raw(typed=False)
         roles = contest.roles(train, test)
@@ -108,6 +110,12 @@ def target_summary(y: pd.Series, task: str) -> pd.DataFrame:
         if stats["skew"] > 1 and stats["min"] >= 0:  # prices, counts: errors grow with the value
             table.loc[len(table)] = ["advice", "right-skewed and non-negative: consider data.target_transform: log1p"]
         return table
+    if task == "sequence":  # one row per string length, and the characters seen: every distinct string is too many
+        lengths = y.astype(str).str.len().value_counts().sort_index()
+        chars = "".join(sorted(set("".join(y.astype(str)))))
+        return pd.DataFrame({"length": [*lengths.index.astype(str), "characters"],
+                             "rows": [*lengths.to_numpy(), len(chars)],
+                             "share": [*(f"{v:.2%}" for v in lengths.to_numpy() / len(y)), chars]})
     counts = y.value_counts().sort_index()
     return pd.DataFrame({"class": counts.index.astype(str), "rows": counts.to_numpy(),
                          "share": [f"{v:.2%}" for v in counts.to_numpy() / len(y)]})
@@ -116,7 +124,7 @@ def target_summary(y: pd.Series, task: str) -> pd.DataFrame:
 def explain_validation(contest, train: pd.DataFrame) -> str:
     """The configured fold scheme, why it fits, and a warning when the data suggests another."""
     f, d, task = contest.config.folds, contest.config.data, contest.task
-    text = f"{f.n_splits} folds, {_EXPLAIN[f.scheme]}."
+    text = ("one holdout fold, " if f.scheme == "holdout" else f"{f.n_splits} folds, ") + f"{_EXPLAIN[f.scheme]}."
     if f.group_column:
         groups = train[f.group_column]
         text += (f" Groups: `{f.group_column}` ({groups.nunique()} groups over {len(train)} rows, "
@@ -165,6 +173,10 @@ def _example_rows(contest, spec, test: pd.DataFrame, y: pd.Series) -> str:
     codes, classes = encode_target(y, task)
     if task in ("regression", "binary"):  # the mean target: a value, or the share of positives as a probability
         pred = np.full(len(test), float(codes.mean()))
+    elif task == "sequence":  # the commonest character (or blank) at each position
+        pred = np.zeros((len(test), codes.shape[1], len(classes) + 1))
+        for j in range(codes.shape[1]):
+            pred[:, j, np.bincount(codes[:, j]).argmax()] = 1
     else:
         pred = np.zeros((len(test), len(classes)))
         pred[:, np.bincount(codes).argmax()] = 1

@@ -124,6 +124,8 @@ def oof_diagnostics(oof: np.ndarray, y: np.ndarray, task: str, mask: np.ndarray 
         return fig, table
     from sklearn.metrics import confusion_matrix
 
+    if task == "sequence":  # characters at every position (the blank last): which ones the model confuses
+        y, oof = y.ravel(), oof.reshape(-1, oof.shape[-1])
     labels = np.arange(oof.shape[1])
     cm = confusion_matrix(y, oof.argmax(1), labels=labels)
     fig, ax = plt.subplots(figsize=(0.45 * len(labels) + 3, 0.45 * len(labels) + 2.5))
@@ -171,11 +173,11 @@ def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metri
                   holdout: float = 0.2, inner_splits: int = 5, target_transform: str | None = None) -> pd.DataFrame:
     """CV score on (1 - holdout) of the rows against the score of one model fitted there on the rest."""
     n = len(y)
-    scheme = "stratified" if task != "regression" else "kfold"
+    scheme = "stratified" if task in ("binary", "multiclass") else "kfold"  # a sequence target has no one class
     split = make_folds(n, scheme, int(round(1 / holdout)), seed + 1, y=y)
     held = np.flatnonzero(split.assignment == 0)
     kept = np.flatnonzero(split.assignment != 0)
-    inner = make_folds(len(kept), scheme, min(folds.n_splits, inner_splits), seed, y=y[kept])
+    inner = make_folds(len(kept), scheme, max(2, min(folds.n_splits, inner_splits)), seed, y=y[kept])
     oof = None
     for tr, va in inner.splits():
         pred = fit_fold(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter, target_transform=target_transform).pred
