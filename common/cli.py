@@ -1,4 +1,4 @@
-"""Command line: `compkit run|demo|generate|runs|list|submit|leaderboard|submissions`, and the stage wrapper."""
+"""Command line: `compkit run|demo|generate|runs|list|submit|leaderboard|submissions|export`, and the stage wrapper."""
 from __future__ import annotations
 
 import argparse
@@ -71,7 +71,13 @@ def main(argv: list[str] | None = None) -> None:
     subs.add_argument("contest", nargs="?", type=Path, default=Path.cwd())
     subs.add_argument("--score", nargs=2, metavar=("NUMBER", "SCORE"), help="record submission #NUMBER's public "
                                                                            "score by hand (Tianchi)")
+    exp = sub.add_parser("export", help="write each fold's network of a torch run as ONNX: <run>/onnx/fold<k>.onnx")
+    exp.add_argument("run", help="a run folder, or a run id of the contest given by --contest")
+    exp.add_argument("--contest", type=Path, default=Path.cwd(), help="contest folder (default: here)")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        _export(args.run, args.contest)
+        return
     if args.command in ("submit", "leaderboard", "submissions"):
         _submission_command(args)
         return
@@ -133,9 +139,36 @@ def _runs(contest_dir: Path, prune: bool) -> None:
         raise SystemExit(2) from None
 
 
+def _export(run: str, contest_dir: Path) -> None:
+    from common.models.torch_engine import export_onnx
+
+    folder = Path(run)
+    if not (folder / "meta.json").is_file() and (contest_dir / "config.yaml").is_file():
+        from common.contest import Contest
+
+        folder = Contest.load(contest_dir).store.path(run)
+    if not (folder / "meta.json").is_file():
+        print(f"error: no run {run!r}: give a run folder (runs/<run id>) or a run id with --contest "
+              "(`compkit runs` lists them)", file=sys.stderr)
+        raise SystemExit(2)
+    networks = sorted((folder / "networks").glob("fold*.pt2"))
+    if not networks:
+        print(f"error: run {folder.name} has no saved networks (networks/fold<k>.pt2): only torch models trained "
+              "with this kit's engine save them; retrain it (stage 04 with --force)", file=sys.stderr)
+        raise SystemExit(2)
+    for network in networks:
+        print(export_onnx(network, folder / "onnx" / f"{network.stem}.onnx"))
+
+
 def _submission_command(args: argparse.Namespace) -> None:
     from common.contest import Contest
-    from common.submit import KaggleCLIError, fetch_leaderboard, show_submissions, submission_log, submit
+    from common.submit import (
+        KaggleCLIError,
+        fetch_leaderboard,
+        show_submissions,
+        submission_log,
+        submit,
+    )
 
     try:
         contest = Contest.load(args.contest)

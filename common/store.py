@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from common.distributed import is_main_process
 from common.errors import FoldMismatchError
 from common.faults import checkpoint, pid_alive
 from common.io import read_json, read_npy, stable_hash, write_json, write_npy
 from common.train import CVResult
 
-_LIBRARIES = ("numpy", "pandas", "polars", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "torch", "optuna")
+_LIBRARIES = ("numpy", "pandas", "polars", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "torch", "accelerate", "timm", "optuna")
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,13 @@ class RunStore:
         return path
 
     def save(self, run_id: str, result: CVResult, meta: dict[str, Any]) -> Run:
-        """Write the run under a temporary name, then rename it into place (replacing an older one)."""
-        self._remove_orphans()
-        tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        full_meta = {
+        """Write the run under a temporary name, then rename it into place (replacing an older one).
+
+        The folds' trained networks (torch models: `networks/fold<k>.pt2`, what `compkit export` reads) and
+        TensorBoard logs (`tb/fold<k>`) move from the workdir into the run. Under DDP only the main process
+        writes; the others return the same Run.
+        """
+        full_meta: dict[str, Any] = {
             **meta,
             "run_id": run_id,
             "cv_score": result.score,
@@ -95,7 +97,14 @@ class RunStore:
             "python": platform.python_version(),
             "libraries": _versions(),
         }
+        if not is_main_process():
+            return Run(run_id, self.path(run_id), full_meta)
+        self._remove_orphans()
+        tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         try:
+            _keep_fold_outputs(self.root / ".work" / run_id, tmp)
             write_npy(tmp / "oof.npy", result.oof)
             write_npy(tmp / "test.npy", result.test)
             write_json(tmp / "meta.json", full_meta)
@@ -144,6 +153,14 @@ class RunStore:
         trash = self.root / f".trash-{run.run_id}-{os.getpid()}"
         os.replace(run.path, trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _keep_fold_outputs(work: Path, run: Path) -> None:
+    for network in sorted(work.glob("fold*/network.pt2")):
+        (run / "networks").mkdir(exist_ok=True)
+        shutil.copy2(network, run / "networks" / f"{network.parent.name}.pt2")
+    for logs in sorted(work.glob("fold*/tb")):
+        shutil.copytree(logs, run / "tb" / logs.parent.name)
 
 
 def check_same_folds(runs: list[Run]) -> str:

@@ -7,6 +7,7 @@ contest's own scale.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,10 @@ class TransformedTarget:
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TransformedTarget:
         self.transform_ = TARGET_TRANSFORMS.create(self.transform_name).fit(np.asarray(y, float))
         z_valid = None if y_valid is None else self.transform_.transform(np.asarray(y_valid, float))
+        metric = self.__dict__.get("metric")
+        if metric is not None:  # the wrapped model selects on the metric of the original scale
+            inverse = self.transform_.inverse
+            self.model.metric = dataclasses.replace(metric, fn=lambda y_t, p_t: metric.fn(inverse(y_t), inverse(p_t)))
         self.model.fit(X, self.transform_.transform(np.asarray(y, float)), X_valid, z_valid, workdir=workdir)
         return self
 

@@ -72,13 +72,15 @@ class FoldFit:
 
 def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, task: str,
              seed: int = 0, n_classes: int | None = None, train_filter: Any = None,
-             workdir: Path | None = None, target_transform: str | None = None) -> FoldFit:
+             workdir: Path | None = None, target_transform: str | None = None, metric: Metric | None = None) -> FoldFit:
     """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
 
     The model sees only the columns it takes (numbers, categories, text); a `target_transform` is fitted
-    on this fold's training target and inverted on the predictions.
+    on this fold's training target and inverted on the predictions. `metric` is handed to the model
+    (`model.metric`) for selecting its best iteration on the validation rows.
     """
     model = create_model(spec, task, seed, n_classes, target_transform)
+    model.metric = metric
     X = model_inputs(X, model.takes)
     X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
     start = time.perf_counter()
@@ -120,7 +122,7 @@ def fit_oof(
     bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
         fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter,
-                       Path(workdir) / f"fold{k}" if workdir is not None else None, target_transform)
+                       Path(workdir) / f"fold{k}" if workdir is not None else None, target_transform, metric)
         start = time.perf_counter()
         pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
         pred_va = fit.pred
@@ -133,7 +135,7 @@ def fit_oof(
         oof[va] = pred_va
         test_pred += pred_te / len(splits)
         scores.append(metric(y[va], pred_va))
-        infos.append({**fit.model.info, "train_rows": int(len(fit.y_train)), "dropped_rows": int(len(tr) - len(fit.y_train))})
+        infos.append({**fit.model.info, "train_rows": len(fit.y_train), "dropped_rows": int(len(tr) - len(fit.y_train))})
         bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
         checkpoint(f"fold:{label}:{k}")
         if on_fold is not None:

@@ -6,7 +6,9 @@
 
 `X` is whatever the features stage produced (a DataFrame for tabular contests, a frame of texts or
 image paths for the deep ones): the fold loop only slices rows. The validation fold is there for
-early stopping; `workdir` is a scratch folder inside the run for checkpoints.
+early stopping; `workdir` is a scratch folder inside the run for checkpoints. Before `fit` the fold loop
+sets `model.metric` (the contest's common.metrics.Metric, None outside it): a model that picks a best
+iteration may pick it on the metric instead of its loss (the torch models do, `monitor: metric`).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class Model:
     tasks: tuple[str, ...] = ("regression", "binary", "multiclass")
     #: input roles it reads; the fold loop hands it only those columns (text stays away from a GBDT)
     takes: frozenset[str] = frozenset({"numeric", "categorical"})
+    #: the contest metric for model selection on the validation fold, set by the fold loop (common.train)
+    metric: Any = None
 
     def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
         self.task = task

@@ -47,6 +47,6 @@ class MLPModel(TorchModel):
             target = (target - self.y_mean_) / self.y_std_
         return torch.utils.data.TensorDataset(torch.from_numpy(values), torch.from_numpy(target))
 
-    def predict(self, X):
-        out = super().predict(X)
-        return out * self.y_std_ + self.y_mean_ if self.task == "regression" else out
+    def to_prediction(self, out):
+        pred = super().to_prediction(out)
+        return pred * self.y_std_ + self.y_mean_ if self.task == "regression" else pred

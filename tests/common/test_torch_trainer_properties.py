@@ -1,18 +1,18 @@
 """The torch trainer's checkpoint on its own (small MLPs, a second or two in all): what a checkpoint holds,
 that it is written atomically, that the RNG states it carries restore the very same draws, and that a
-resumed fit continues the saved epoch count, best loss, patience and best weights rather than starting over."""
-from types import SimpleNamespace
+resumed fit continues the saved epoch count, best score, patience and best weights rather than starting over;
+then the engine's options (metric selection, accumulation, clipping, EMA, TensorBoard, the exported network)."""
+import json
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from common.config import Component  # noqa: E402
-from common.models import create_model  # noqa: E402
-from common.models.torch_trainer import _rng_state, _save_checkpoint, _set_rng_state  # noqa: E402
-
-CPU = SimpleNamespace(type="cpu")
+from common.config import Component
+from common.models import create_model
+from common.models import torch_engine as engine
+from common.models.torch_engine import read_checkpoint
 
 
 def _data(n=120, seed=0):
@@ -27,68 +27,80 @@ def _mlp(**params):
                         "regression", seed=3)
 
 
-class _Scaler:
-    def __init__(self, enabled, state=None):
-        self.enabled, self.state, self.loaded = enabled, state or {"scale": 1024.0}, None
-
-    def is_enabled(self):
-        return self.enabled
-
-    def state_dict(self):
-        return self.state
-
-    def load_state_dict(self, state):
-        self.loaded = state
+def _folder(workdir):
+    return workdir / "checkpoints" / json.loads((workdir / "checkpoint.json").read_text())["folder"]
 
 
-def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path):
-    path = tmp_path / "work" / "fold0" / "last.pt"
-    _save_checkpoint(path, {"epoch": 1, "w": torch.arange(3)})
-    _save_checkpoint(path, {"epoch": 2, "w": torch.arange(4)})  # replaces
-    state = torch.load(path, weights_only=True)
-    assert state["epoch"] == 2 and torch.equal(state["w"], torch.arange(4))
-    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary file left
+def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """The pointer (checkpoint.json) names a complete folder; it is replaced only after the next folder is
+    complete, so a kill in between resumes from the previous epoch; older folders are removed."""
+    X, y, Xv, yv = _data()
+    _mlp(epochs=2, patience=10).fit(X, y, Xv, yv, workdir=tmp_path)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["epoch-1"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("tb")) == [
+        "checkpoint.json", "checkpoints", "network.pt2"]  # no temporary file left
+
+    def killed(path, obj):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "write_json", killed)  # killed after epoch 2's folder, before its pointer
+    with pytest.raises(KeyboardInterrupt):
+        _mlp(epochs=3, patience=10).fit(X, y, Xv, yv, workdir=tmp_path)
+    state = read_checkpoint(tmp_path)
+    assert state["epoch"] == 1 and (_folder(tmp_path) / "model.safetensors").is_file()
 
 
-def test_rng_states_restore_the_same_draws():
-    generator = torch.Generator().manual_seed(5)
+def test_rng_states_restore_the_same_draws(tmp_path):
+    """accelerate's save_state carries the RNG states; the shuffling order is a function of seed and epoch."""
+    from types import SimpleNamespace
+
+    acc = engine.make_accelerator(SimpleNamespace(device="cpu", amp=False, grad_accum=1, seed=5), None)
     torch.manual_seed(9)
-    state = _rng_state(generator, _Scaler(False), CPU)
-    assert set(state) == {"loader_rng", "torch_rng"}  # on the CPU, without AMP: nothing else decides an epoch
-    expected = (torch.randperm(20, generator=generator), torch.rand(5))
+    np.random.seed(9)
+    acc.save_state(str(tmp_path / "state"))
+    expected = torch.rand(5), np.random.rand(3)
     torch.manual_seed(123)
-    generator.manual_seed(456)  # what a fresh process would have
-    _set_rng_state(state, generator, _Scaler(False), CPU)
-    again = (torch.randperm(20, generator=generator), torch.rand(5))
-    assert torch.equal(expected[0], again[0]) and torch.equal(expected[1], again[1])
+    np.random.seed(123)  # what a fresh process would have
+    acc.load_state(str(tmp_path / "state"))
+    again = torch.rand(5), np.random.rand(3)
+    assert torch.equal(expected[0], again[0]) and np.array_equal(expected[1], again[1])
+    data = torch.utils.data.TensorDataset(torch.arange(20.0))
+    loader = acc.prepare(torch.utils.data.DataLoader(data, batch_size=20, shuffle=True))
+    orders = []
+    for epoch in (0, 1, 0):
+        loader.set_epoch(epoch)
+        orders.append(next(iter(loader))[0])
+    assert torch.equal(orders[0], orders[2]) and not torch.equal(orders[0], orders[1])
 
 
-def test_the_amp_loss_scale_travels_with_the_checkpoint_only_when_amp_is_on():
-    generator = torch.Generator().manual_seed(0)
-    on, off = _Scaler(True, {"scale": 256.0}), _Scaler(False)
-    state = _rng_state(generator, on, CPU)
-    assert state["scaler"] == {"scale": 256.0}
-    fresh = _Scaler(True)
-    _set_rng_state(state, generator, fresh, CPU)
-    assert fresh.loaded == {"scale": 256.0}
-    _set_rng_state(state, generator, off, CPU)
-    assert off.loaded is None  # a scaler that is off ignores a saved scale
+def test_mixed_precision_only_on_a_gpu_and_only_when_asked(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert engine.placement("auto", True) == (False, "bf16")
+    assert engine.placement("auto", False) == (False, "no")
+    assert engine.placement("cpu", True) == (True, "no")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert engine.placement("cuda", True) == (False, "fp16")  # fp16 comes with accelerate's loss scaler
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert engine.placement("auto", True) == (True, "no")
 
 
-def test_a_checkpoint_from_before_rng_states_were_saved_still_resumes():
-    generator = torch.Generator().manual_seed(1)
-    torch.manual_seed(2)
-    draws_before = torch.get_rng_state().clone(), generator.get_state().clone()
-    _set_rng_state({"epoch": 0, "torch_rng": torch.ByteTensor(torch.get_rng_state().numel()).zero_()},
-                   generator, _Scaler(True), CPU)
-    assert torch.equal(torch.get_rng_state(), draws_before[0]) and torch.equal(generator.get_state(), draws_before[1])
+def test_a_checkpoint_without_rng_states_still_resumes(tmp_path):
+    X, y, Xv, yv = _data()
+    _mlp(epochs=1, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
+    (_folder(tmp_path) / "random_states_0.pkl").unlink()
+    _mlp(epochs=2, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
+    assert read_checkpoint(tmp_path)["epoch"] == 1
 
 
 def test_each_epoch_checkpoint_holds_what_a_resume_needs(tmp_path):
     X, y, Xv, yv = _data()
     model = _mlp(epochs=3, patience=10).fit(X, y, Xv, yv, workdir=tmp_path)
-    state = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert {"net", "optimizer", "epoch", "best", "stale", "best_net", "loader_rng", "torch_rng"} <= set(state)
+    state = read_checkpoint(tmp_path)
+    assert {"net", "optimizer", "epoch", "best", "stale", "best_net", "best_epoch"} <= set(state)
+    files = {p.name for p in _folder(tmp_path).iterdir()}
+    assert {"model.safetensors", "optimizer.bin", "random_states_0.pkl", "best.safetensors"} <= files
+    assert "custom_checkpoint_0.pkl" in files  # the scheduler
     assert state["epoch"] == 2 and state["best"] == pytest.approx(model.info["best_val_loss"])
     assert 0 <= state["stale"] < 3 and state["optimizer"]["state"]  # the optimizer's moments, not a fresh one
     for name, value in model.net_.state_dict().items():  # the model predicts with the best weights
@@ -104,15 +116,20 @@ def test_a_resumed_fit_continues_the_saved_epoch_best_and_patience(tmp_path, mon
     from common.models.torch_trainer import TorchModel
 
     X, y, Xv, yv = _data()
+    from safetensors.torch import save_file
+
     first = _mlp(epochs=2, patience=50).fit(X, y, Xv, yv, workdir=tmp_path)
-    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    state = read_checkpoint(tmp_path)
     saved_best = {k: torch.full_like(v, 0.25) for k, v in state["net"].items()}
-    torch.save({**state, "epoch": 1, "best": 0.0, "stale": 2, "best_net": saved_best}, tmp_path / "last.pt")
+    save_file(saved_best, str(_folder(tmp_path) / "best.safetensors"))
+    pointer = json.loads((tmp_path / "checkpoint.json").read_text())
+    (tmp_path / "checkpoint.json").write_text(json.dumps({**pointer, "epoch": 1, "best": 0.0, "best_loss": 0.0,
+                                                          "stale": 2}))
     epochs = []
     evaluate = TorchModel._evaluate
     monkeypatch.setattr(TorchModel, "_evaluate", lambda self, loader: epochs.append(1) or evaluate(self, loader))
     resumed = _mlp(epochs=10, patience=3).fit(X, y, Xv, yv, workdir=tmp_path)
-    after = torch.load(tmp_path / "last.pt", weights_only=True)
+    after = read_checkpoint(tmp_path)
     assert epochs == [1] and after["epoch"] == 2 and after["stale"] == 3 and after["best"] == 0.0
     assert resumed.info["best_val_loss"] == 0.0
     for name, value in resumed.net_.state_dict().items():
@@ -129,7 +146,8 @@ def _scripted(monkeypatch, losses):
     from common.models.torch_trainer import TorchModel
 
     script, used = list(losses), []
-    monkeypatch.setattr(TorchModel, "_evaluate", lambda self, loader: used.append(script.pop(0)) or used[-1])
+    monkeypatch.setattr(TorchModel, "_evaluate",
+                        lambda self, loader: used.append(script.pop(0)) or {"val_loss": used[-1]})
     return used
 
 
@@ -146,21 +164,20 @@ def test_early_stopping_follows_the_validation_loss(tmp_path, monkeypatch, losse
     model = _mlp(epochs=len(losses), patience=patience).fit(X, y, Xv, yv, workdir=tmp_path)
     assert len(used) == epochs_run
     assert model.info["best_val_loss"] == best
-    state = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert state["epoch"] == epochs_run - 1 and state["best"] == (np.inf if best is None else best)
+    state = read_checkpoint(tmp_path)
+    assert state["epoch"] == epochs_run - 1 and state["best"] == best
 
 
 def test_the_best_epochs_weights_are_the_ones_kept(tmp_path, monkeypatch):
-    from common.models import torch_trainer
-
     X, y, Xv, yv = _data()
     saved = []
-    real = torch_trainer._save_checkpoint
-    def recording(path, state):
-        saved.append({k: v.clone() for k, v in state["net"].items()})
-        real(path, state)
+    real = engine.save_checkpoint
 
-    monkeypatch.setattr(torch_trainer, "_save_checkpoint", recording)
+    def recording(accelerator, workdir, epoch, loop, best_net):
+        real(accelerator, workdir, epoch, loop, best_net)
+        saved.append(read_checkpoint(workdir)["net"])
+
+    monkeypatch.setattr(engine, "save_checkpoint", recording)
     _scripted(monkeypatch, [5, 3, 4, 4.5])  # epoch 1 is the best
     model = _mlp(epochs=4, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
     for name, value in model.net_.state_dict().items():
@@ -211,11 +228,13 @@ def test_the_loop_wiring_loaders_optimizer_progress_and_fault_points(tmp_path, m
                        (False, True, False, False, False)]
     (epochs, kwargs, postfix), = bars
     assert epochs == [0, 1] and kwargs == {"desc": "epochs", "leave": False, "enabled": True}
-    assert len(postfix) == 2 and all(set(p) == {"val_loss"} and re_float(p["val_loss"]) for p in postfix)
+    assert len(postfix) == 2 and all(set(p) == {"loss", "val_loss", "rows_s"} for p in postfix)
+    assert all(re_float(p["loss"]) and re_float(p["val_loss"]) and p["rows_s"].isdigit() for p in postfix)
     assert points == ["epoch:0", "epoch:1"]
-    group = torch.load(tmp_path / "last.pt", weights_only=True)["optimizer"]["param_groups"][0]
-    assert (group["lr"], group["weight_decay"]) == (0.02, 0.125)
-    assert model.info["device"] == "cpu:0" and str(model.device_) == "cpu:0"  # an explicit device is used as given
+    # timm's groups: no weight decay on biases; the scheduler's starting lr is the lr asked for
+    groups = read_checkpoint(tmp_path)["optimizer"]["param_groups"]
+    assert {(g["initial_lr"], g["weight_decay"]) for g in groups} == {(0.02, 0.125), (0.02, 0.0)}
+    assert model.info["device"] == "cpu" and model.device_.type == "cpu"  # an explicit CPU is used
 
 
 def re_float(text: str) -> bool:
@@ -239,11 +258,15 @@ def test_a_checkpoint_holding_anything_but_tensors_and_numbers_is_refused(tmp_pa
 
     X, y, Xv, yv = _data()
     _mlp(epochs=1, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
-    state = torch.load(tmp_path / "last.pt", weights_only=True)
-    torch.save({**state, "extra": _Scaler(False)}, tmp_path / "last.pt")
+    state = read_checkpoint(tmp_path)
+    torch.save({**state["optimizer"], "extra": _Unsafe()}, _folder(tmp_path) / "optimizer.bin")
     with pytest.raises(pickle.UnpicklingError):
         _mlp(epochs=2, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
     assert isinstance(state["net"], OrderedDict | dict)
+
+
+class _Unsafe:
+    """An object only a full unpickle would rebuild."""
 
 
 def test_a_checkpoint_written_on_a_gpu_resumes_on_a_cpu(tmp_path):
@@ -251,8 +274,91 @@ def test_a_checkpoint_written_on_a_gpu_resumes_on_a_cpu(tmp_path):
     one: what only a GPU uses is left aside."""
     X, y, Xv, yv = _data()
     _mlp(epochs=1, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
-    state = torch.load(tmp_path / "last.pt", weights_only=True)
-    torch.save({**state, "cuda_rng": torch.zeros(16, dtype=torch.uint8), "scaler": {"scale": 65536.0}},
-               tmp_path / "last.pt")
+    rng_file = _folder(tmp_path) / "random_states_0.pkl"
+    states = torch.load(rng_file, weights_only=False)
+    torch.save({**states, "torch_cuda_manual_seed": [torch.zeros(16, dtype=torch.uint8)]}, rng_file)
+    torch.save({"scale": 65536.0, "growth_factor": 2.0}, _folder(tmp_path) / "scaler.pt")
     resumed = _mlp(epochs=2, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
-    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1 and resumed.info["device"] == "cpu"
+    assert read_checkpoint(tmp_path)["epoch"] == 1 and resumed.info["device"] == "cpu"
+
+
+# ---- the engine's options
+
+
+def test_the_best_epoch_follows_the_contest_metric_when_one_is_given(tmp_path, monkeypatch):
+    """With a metric to maximise, the epoch it scores best is kept and stopping counts from it, whatever the
+    loss says; `monitor: loss` goes back to the loss."""
+    from common.metrics import Metric
+    from common.models.torch_trainer import TorchModel
+
+    script = [(5.0, 0.1), (4.0, 0.5), (3.0, 0.4), (2.0, 0.3), (1.0, 0.2)]  # (loss, metric) per epoch
+    used = []
+
+    def evaluate(self, loader):
+        loss, score = script[len(used)]
+        used.append(1)
+        return {"val_loss": loss, **({"acc": score} if self.monitored_ == "acc" else {})}
+
+    monkeypatch.setattr(TorchModel, "_evaluate", evaluate)
+    X, y, Xv, yv = _data()
+    model = _mlp(epochs=5, patience=2)
+    model.metric = Metric("acc", lambda t, p: 0.0, "maximize")
+    model.fit(X, y, Xv, yv, workdir=tmp_path / "metric")
+    assert len(used) == 4 and model.info["best_epoch"] == 1  # epochs 2 and 3 scored lower: stopped
+    assert (model.info["monitor"], model.info["best_score"], model.info["best_val_loss"]) == ("acc", 0.5, 4.0)
+    used.clear()
+    by_loss = _mlp(epochs=5, patience=2, monitor="loss")
+    by_loss.metric = model.metric
+    by_loss.fit(X, y, Xv, yv, workdir=tmp_path / "loss")
+    assert len(used) == 5 and by_loss.info["best_epoch"] == 4 and by_loss.info["monitor"] == "val_loss"
+    with pytest.raises(ValueError, match="monitor must be"):
+        _mlp(monitor="auc").fit(X, y, Xv, yv)
+
+
+def test_the_fold_loop_hands_the_model_the_contest_metric(tmp_path):
+    from common.metrics import get_metric
+    from common.train import fit_fold
+
+    X, y, Xv, yv = _data()
+    Xa, ya = np.vstack([X, Xv]), np.concatenate([y, yv])
+    spec = Component(name="mlp", params={"epochs": 3, "batch_size": 32, "hidden": [8]})
+    fit = fit_fold(spec, Xa, ya, np.arange(90), np.arange(90, 120), "regression", metric=get_metric("rmse"))
+    assert fit.model.info["monitor"] == "rmse"
+    rmse = float(np.sqrt(np.mean((fit.pred - yv) ** 2)))
+    assert fit.model.info["best_score"] == pytest.approx(rmse, rel=1e-5)  # the metric on the original scale
+    # a transformed target: the wrapped model scores its predictions back on the contest's scale
+    counts = np.exp(ya)
+    logged = fit_fold(spec, Xa, counts, np.arange(90), np.arange(90, 120), "regression", metric=get_metric("rmsle"),
+                      target_transform="log1p")
+    assert logged.model.info["monitor"] == "rmsle"
+    assert logged.model.info["best_score"] == pytest.approx(get_metric("rmsle")(counts[90:], logged.pred), rel=1e-5)
+
+
+def test_accumulation_clipping_and_ema_train_and_the_ema_weights_predict(tmp_path, monkeypatch):
+    from common.models.torch_trainer import TorchModel
+
+    X, y, Xv, yv = _data(n=400)
+    X, y = np.vstack([X, Xv]), np.concatenate([y, yv])
+    clipped = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: clipped.append(max(
+        float(p.grad.norm()) for g in self.param_groups for p in g["params"] if p.grad is not None))
+        or real_step(self, *a, **k))
+    steps, loss = [], TorchModel.loss
+    monkeypatch.setattr(TorchModel, "loss", lambda self, out, target: steps.append(1) or loss(self, out, target))
+    model = _mlp(epochs=20, batch_size=30, grad_accum=2, clip_grad=0.05, ema_decay=0.5, patience=50)
+    pred = model.fit(X[:300], y[:300], X[300:], y[300:], workdir=tmp_path).predict(X[300:])
+    # 10 batches and one validation pass per epoch; one optimizer update per two batches
+    assert len(steps) == 20 * (10 + 1) and len(clipped) == 20 * 5
+    assert max(clipped) <= 0.05 + 1e-6  # each gradient is clipped to norm 0.05 before the step
+    assert model.net_ is model.ema_.module  # predictions come from the EMA weights
+    assert np.corrcoef(pred, y[300:])[0, 1] > 0.8
+
+
+def test_a_fit_logs_to_tensorboard_and_saves_its_network(tmp_path):
+    X, y, Xv, yv = _data()
+    model = _mlp(epochs=2, patience=5).fit(X, y, Xv, yv, workdir=tmp_path)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    program = torch.export.load(str(tmp_path / "network.pt2"))
+    batch = torch.randn(7, 3)  # another batch size than the example's: the batch dimension is dynamic
+    torch.testing.assert_close(program.module()(batch), model.net_.eval()(batch))
