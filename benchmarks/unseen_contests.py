@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from common.config import Component  # noqa: E402
 from common.contest import Contest  # noqa: E402
-from common.train import fit_oof  # noqa: E402
+from common.train import CVContext, fit_oof  # noqa: E402
 from tests import packaged  # noqa: E402
 from tests.template.test_unseen_contests import CASES  # noqa: E402
 
@@ -60,8 +60,8 @@ def run_case(name: str, out: Path, skip: list[str]) -> None:
 
     contest = Contest.load(root)
     fs, folds = contest.features(log=lambda _: None), contest.folds()
-    ref = fit_oof(Component(name="lightgbm"), fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task,
-                  n_classes=contest.n_classes(fs.y), progress=False)
+    ref = fit_oof(Component(name="lightgbm"), fs.X, fs.y, fs.X_test,
+                  CVContext(folds, contest.metric, contest.task, n_classes=contest.n_classes(fs.y)), progress=False)
     print(f"default LightGBM on the same folds: CV {contest.metric.name} {ref.score:.5f} ± {ref.score_std:.5f}")
     submission = pd.read_csv(root / "submissions" / "submission.csv").set_index("id").iloc[:, 0]
     y_true = truth.loc[submission.index]

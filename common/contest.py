@@ -21,6 +21,7 @@ from common.io import cached_digest, check_finite, file_digest, read_table, stab
 from common.metrics import Metric, get_metric
 from common.roles import ColumnRole, apply_roles, infer_roles
 from common.store import RunStore
+from common.train import CVContext
 
 
 VALID_COLUMN = "is_valid"  # marks the rows of data.valid inside the train frame
@@ -246,6 +247,13 @@ class Contest:
         never gets blended with runs made before the change."""
         d = self.config.data
         return stable_hash(features.key, d.target, d.target_transform, self.task, features.classes, folds.hash)
+
+    def cv(self, features: FeatureSet, folds: Folds | None = None) -> CVContext:
+        """How this contest cross-validates `features`: its folds (or `folds`), metric, task, seed, classes,
+        training filter and target transform, in the one object the fold loop and stages 05-06 take."""
+        cfg = self.config
+        return CVContext(folds if folds is not None else self.folds(), self.metric, self.task, cfg.seed,
+                         self.n_classes(features.y), cfg.train.filter, cfg.data.target_transform)
 
     @cached_property
     def _alphabet(self) -> tuple[str, ...]:

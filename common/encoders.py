@@ -7,7 +7,6 @@ target encoding, which is cross-fitted on the contest's own folds so no row sees
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from common.errors import DataError

@@ -17,11 +17,9 @@ import numpy as np
 from common.config import Component
 from common.errors import ConfigError, did_you_mean
 from common.faults import checkpoint, pid_alive
-from common.folds import Folds
 from common.io import stable_hash
-from common.metrics import Metric
 from common.progress import progress as progress_bar
-from common.train import CVResult, fit_oof
+from common.train import CVContext, CVResult, fit_oof
 
 # {param: {type: float|int|categorical, low, high, log, choices}}
 DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
@@ -130,12 +128,11 @@ class Search:
     best_result: CVResult | None  # the best trial's CV, when that trial ran in this session: storing it saves a refit
 
 
-def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, metric: Metric, task: str,
-           storage: str, study_name: str, n_trials: int, timeout_s: float | None = None, seed: int = 0,
-           space: dict | None = None, n_classes: int | None = None, train_filter: Any = None,
-           warmup_folds: int = 1, progress: bool = True, start: dict[str, Any] | None = None,
-           clock: Any = time.monotonic, target_transform: str | None = None) -> Search:
-    """Run (or resume) a study until it holds `n_trials` finished trials or `timeout_s` passes.
+def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, storage: str, study_name: str,
+           n_trials: int, timeout_s: float | None = None, space: dict | None = None, warmup_folds: int = 1,
+           progress: bool = True, start: dict[str, Any] | None = None, clock: Any = time.monotonic) -> Search:
+    """Run (or resume) a study of `spec`'s params, each trial cross-validated on `cv`, until it holds
+    `n_trials` finished trials or `timeout_s` passes.
 
     The time budget is checked after every fold, not only between trials (one LightGBM trial can take
     a minute): once it is spent, the trial in progress stops there, recorded as pruned with
@@ -149,6 +146,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folds, metric, seed = cv.folds, cv.metric, cv.seed
     deadline = None if timeout_s is None else clock() + timeout_s
     dims = space_for(spec.name, space)
     study = _open_study(
@@ -189,8 +187,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, folds: Folds, me
                 study.stop()
                 raise optuna.TrialPruned(f"time budget of {timeout_s:g} s spent after fold {fold}")
 
-        result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, folds, metric, task, seed,
-                         n_classes, train_filter, on_fold=report, progress=progress, target_transform=target_transform)
+        result = fit_oof(Component(name=spec.name, params=params), X, y, X_test, cv, on_fold=report, progress=progress)
         if not best or metric.is_better(result.score, best[0][1].score):
             best[:] = [(trial.number, result)]
         return result.score

@@ -36,15 +36,14 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
     run_id = run_id_for(spec.run_label, spec.name, spec.params, key, cfg.seed, flt.model_dump() if flt else None)
     if contest.store.exists(run_id) and not force:
         return contest.store.load(run_id), True
-    n_classes = contest.n_classes(fs.y)
+    cv = contest.cv(fs, folds)
     if result is None:
-        result = fit_oof(spec, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, cfg.seed, n_classes,
-                         flt, workdir=contest.store.workdir(run_id), target_transform=transform)
+        result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id))
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
             "fold_hash": folds.hash, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,
             "target_transform": transform, "classes": list(fs.classes) if fs.classes else None,
-            "n_features": int(fs.X.shape[1]), "features": list(map(str, fs.X.columns)), "n_classes": n_classes}
+            "n_features": int(fs.X.shape[1]), "features": list(map(str, fs.X.columns)), "n_classes": cv.n_classes}
     run = contest.store.save(run_id, result, meta)
     checkpoint(f"saved:{run_id}")
     return run, False

@@ -30,9 +30,8 @@ def recheck_tuned(contest, run: Run, untuned: Component, fs, folds: Folds) -> di
         return run.meta["recheck"]
     cfg, metric = contest.config, contest.metric
     other = second_split(contest, folds)
-    score = lambda spec: fit_oof(spec, fs.X, fs.y, fs.X_test, other, metric, contest.task, cfg.seed,  # noqa: E731
-                                 contest.n_classes(fs.y), cfg.train.filter, progress=False,
-                                 target_transform=cfg.data.target_transform).score
+    cv = contest.cv(fs, other)
+    score = lambda spec: fit_oof(spec, fs.X, fs.y, fs.X_test, cv, progress=False).score  # noqa: E731
     tuned, base = score(Component(**run.meta["model"])), score(untuned)
     check = {"seed": cfg.folds.seed + 1, "fold_hash": other.hash, "tuned": tuned, "untuned": base,
              "holds": not metric.is_better(base, tuned)}

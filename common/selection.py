@@ -30,13 +30,12 @@ import pandas as pd
 from common.config import Component
 from common.errors import ConfigError
 from common.features import SELECTED_FEATURES
-from common.folds import Folds
 from common.io import read_json, save_figure, stable_hash, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
 from common.progress import progress as progress_bar
 from common.report import pyplot
-from common.train import fit_fold, fit_oof, take
+from common.train import CVContext, fit_fold, fit_oof, take
 
 METHODS = ("permutation", "null")
 DEFAULT_THRESHOLDS = {"permutation": 2.0, "null": None}  # None: chosen by CV (see the module docstring)
@@ -62,15 +61,15 @@ class Selection:
         return self.table.loc[~self.table["kept"], "feature"].tolist()
 
 
-def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: Folds, metric: Metric,
-               task: str, seed: int = 0, n_classes: int | None = None, train_filter: Any = None,
-               n_repeats: int = 3, progress: bool = True) -> tuple[pd.DataFrame, float, float]:
+def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, cv: CVContext, n_repeats: int = 3,
+               progress: bool = True) -> tuple[pd.DataFrame, float, float]:
     """Per-column importance table (unsorted, no `kept`), and the real fits' CV score and fold spread."""
     if method not in METHODS:
         raise ConfigError(f"optimize.selection.method must be one of {METHODS}; got {method!r}")
     if n_repeats < 1:
         raise ConfigError(f"optimize.selection.n_repeats must be at least 1; got {n_repeats}")
     y = np.asarray(y)
+    folds, metric, seed = cv.folds, cv.metric, cv.seed
     rng = np.random.default_rng(seed)
     columns = list(X.columns)
     samples: list[np.ndarray] = []  # permutation: drops (folds*repeats, n_cols); null: null gains
@@ -78,7 +77,7 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
     oof, fold_scores = None, []
     for k, (tr, va) in enumerate(progress_bar(list(folds.splits()), desc=f"{method} importance folds", leave=False,
                                               enabled=progress)):
-        fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter)
+        fit = fit_fold(spec, X, y, tr, va, cv)
         if oof is None:
             oof = np.full((len(y), *fit.pred.shape[1:]), np.nan)
         oof[va] = fit.pred
@@ -92,7 +91,7 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
                 {"n_estimators": rounds, "early_stopping_rounds": 0} if rounds else {})})
             for _ in range(n_repeats):
                 # Same rows, same rounds, shuffled target: the gain a column earns by chance.
-                null = create_model(null_spec, task, seed, n_classes).fit(fit.X_train, rng.permutation(fit.y_train))
+                null = create_model(null_spec, cv.task, seed, cv.n_classes).fit(fit.X_train, rng.permutation(fit.y_train))
                 samples.append(_gains(null, columns, spec))
     validated = folds.validated
     score_all = float(metric(y[validated], oof[validated]))
@@ -114,8 +113,7 @@ def importance(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, fol
     return table, score_all, float(np.std(fold_scores))
 
 
-def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: Folds, metric: Metric, task: str,
-           seed: int = 0, n_classes: int | None = None, train_filter: Any = None, n_repeats: int = 3,
+def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, cv: CVContext, n_repeats: int = 3,
            threshold: float | None = None, progress: bool = True) -> Selection:
     """Rank the columns of X by `method` and keep those scoring above `threshold` (at least one).
 
@@ -124,20 +122,20 @@ def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: 
     list is used.
     """
     threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
-    table, score_all, spread_all = importance(method, spec, X, y, folds, metric, task, seed, n_classes,
-                                              train_filter, n_repeats, progress)
+    table, score_all, spread_all = importance(method, spec, X, y, cv, n_repeats, progress)
+    folds, metric = cv.folds, cv.metric
     table = table.sort_values(["score", "importance"], ascending=False, kind="stable").reset_index(drop=True)
 
-    def cv(k: int) -> Any:
+    def cv_top(k: int) -> Any:
         top = X[table["feature"][:k].tolist()]
-        return fit_oof(spec, top, y, top.iloc[:1], folds, metric, task, seed, n_classes, train_filter, progress=False)
+        return fit_oof(spec, top, y, top.iloc[:1], cv, progress=False)
 
     if threshold is None:
         n = len(table)
         sizes = sorted({max(int((table["score"] > 0).sum()), 1), *(max(int(np.ceil(n * f)), 1) for f in CUT_SHARES)} - {n})
         tried = {n: (score_all, spread_all)}
         for k in progress_bar(sizes, desc="choosing the cut", leave=False, enabled=progress):
-            result = cv(k)
+            result = cv_top(k)
             tried[k] = (result.score, result.score_std)
         sign = -1.0 if metric.greater_is_better else 1.0
         best = min(tried, key=lambda k: sign * tried[k][0])
@@ -150,7 +148,7 @@ def select(method: str, spec: Component, X: pd.DataFrame, y: np.ndarray, folds: 
     if not table["kept"].any():
         table.loc[0, "kept"] = True  # an empty feature set trains nothing: keep the best column
     kept = int(table["kept"].sum())
-    score_kept = score_all if kept == len(table) else float(cv(kept).score)
+    score_kept = score_all if kept == len(table) else float(cv_top(kept).score)
     return Selection(method, table, threshold, score_all, score_kept)
 
 
@@ -240,9 +238,8 @@ def select_contest_features(contest: Any, progress: bool = True) -> tuple[Select
         if progress:
             print(f"selection: unchanged since the last run, read from {saved[1]['features']}")
         return saved
-    selection = select(sel.method, spec, features.X, features.y, folds, contest.metric, contest.task, cfg.seed,
-                       contest.n_classes(features.y), cfg.train.filter, sel.n_repeats, sel.threshold,
-                       progress=progress)
+    selection = select(sel.method, spec, features.X, features.y, contest.cv(features, folds), sel.n_repeats,
+                       sel.threshold, progress=progress)
     paths = save_selection(selection, contest.root, contest.metric.name, {
         "model": spec.model_dump(), "feature_key": features.key, "fold_hash": folds.hash, "key": key})
     return selection, paths

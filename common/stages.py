@@ -57,8 +57,7 @@ def validate(contest, args) -> None:
 
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     runs = current_runs(contest, fs, folds)
-    path = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir,
-                             seed=contest.config.seed, n_classes=contest.n_classes(fs.y))
+    path = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds), contest.reports_dir)
     print(f"validation report: {path}")
 
 
@@ -85,13 +84,11 @@ def optimize(contest, args) -> None:
         print("optimize: search skipped (set optimize.model and optimize.n_trials in config.yaml)")
         return
     fs, folds = contest.features(log=lambda _: None), contest.folds()
-    cfg = contest.config
     storage = opt.storage or f"sqlite:///{contest.root / 'optuna.db'}"
     name = opt.study_name or f"{opt.model.run_label}-{contest.run_key(fs, folds)}"
     known = contest.store.runs(key=contest.run_key(fs, folds))
-    found = search(opt.model, fs.X, fs.y, fs.X_test, folds, contest.metric, contest.task, storage, name, n_trials,
-                   timeout_s, cfg.seed, opt.space, contest.n_classes(fs.y), cfg.train.filter, opt.pruner_warmup_folds,
-                   start=start_params(opt.model, known), target_transform=cfg.data.target_transform)
+    found = search(opt.model, fs.X, fs.y, fs.X_test, contest.cv(fs, folds), storage, name, n_trials, timeout_s,
+                   opt.space, opt.pruner_warmup_folds, start=start_params(opt.model, known))
     study = found.study
     pruned = sum(t.state.name == "PRUNED" for t in study.trials)
     print(f"study {name}: {len(study.trials)} trials ({pruned} pruned), best CV {study.best_value:.5f}")

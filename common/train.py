@@ -1,10 +1,13 @@
 """The fold loop: fit one model per fold, collect out-of-fold and test predictions.
 
-`fit_oof` returns a small `CVResult` that every later step (validation, ensembling, submission)
-consumes unchanged.
+A `CVContext` carries what every cross-validation of a contest shares (folds, metric, task, seed,
+classes, training-row filter, target transform); the fold loop, the search, feature selection and the
+validation report take it as one argument. `fit_oof` returns a small `CVResult` that every later step
+(validation, ensembling, submission) consumes unchanged.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +27,23 @@ from common.registry import Registry
 
 #: training-fold row filters, e.g. residual-based outlier removal: fn(X, y, seed, **params) -> keep mask
 TRAIN_FILTERS: Registry[Callable[..., np.ndarray]] = Registry("train filter")
+
+
+@dataclass(frozen=True)
+class CVContext:
+    """How a contest cross-validates: on which folds, scored how, and how each fold is fitted."""
+
+    folds: Folds
+    metric: Metric
+    task: str
+    seed: int = 0
+    n_classes: int | None = None  # multiclass: the contest's classes (else those seen); sequence: the alphabet + blank
+    train_filter: Any = None  # {name, params} of TRAIN_FILTERS: drops rows from each training fold only
+    target_transform: str | None = None  # regression: fitted per fold, inverted on the predictions (common.target)
+
+    def but(self, **changes: Any) -> CVContext:
+        """The same context with some fields changed (other folds, another filter)."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -70,19 +90,18 @@ class FoldFit:
     seconds: float  # fit and validation predict
 
 
-def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, task: str,
-             seed: int = 0, n_classes: int | None = None, train_filter: Any = None,
-             workdir: Path | None = None, target_transform: str | None = None, metric: Metric | None = None) -> FoldFit:
+def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, cv: CVContext,
+             workdir: Path | None = None) -> FoldFit:
     """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
 
-    The model sees only the columns it takes (numbers, categories, text); a `target_transform` is fitted
-    on this fold's training target and inverted on the predictions. `metric` is handed to the model
-    (`model.metric`) for selecting its best iteration on the validation rows.
+    The model sees only the columns it takes (numbers, categories, text); the target transform is fitted
+    on this fold's training target and inverted on the predictions. The contest metric is handed to the
+    model (`model.metric`) for selecting its best iteration on the validation rows.
     """
-    model = create_model(spec, task, seed, n_classes, target_transform)
-    model.metric = metric
+    model = create_model(spec, cv.task, cv.seed, cv.n_classes, cv.target_transform)
+    model.metric = cv.metric
     X = model_inputs(X, model.takes)
-    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], train_filter, seed)
+    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], cv.train_filter, cv.seed)
     start = time.perf_counter()
     X_va = take(X, valid_idx)
     model.fit(X_tr, y_tr, X_va, y[valid_idx], workdir=workdir)
@@ -90,29 +109,16 @@ def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx:
     return FoldFit(model, pred, X_tr, y_tr, time.perf_counter() - start)
 
 
-def fit_oof(
-    spec: Any,
-    X: Any,
-    y: np.ndarray,
-    X_test: Any,
-    folds: Folds,
-    metric: Metric,
-    task: str,
-    seed: int = 0,
-    n_classes: int | None = None,
-    train_filter: Any = None,
-    workdir: Path | None = None,
-    on_fold: Callable[[int, float], None] | None = None,
-    progress: bool = True,
-    target_transform: str | None = None,
-) -> CVResult:
-    """Cross-validate the model `spec` ({name, params}) on `folds`.
+def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdir: Path | None = None,
+            on_fold: Callable[[int, float], None] | None = None, progress: bool = True) -> CVResult:
+    """Cross-validate the model `spec` ({name, params}) on `cv.folds`.
 
-    `train_filter` ({name, params} of TRAIN_FILTERS) drops rows from each training fold only, so
-    validation rows - and so the CV score - are never touched. `on_fold(k, running_score)` is
-    called after each fold (the optimizer prunes from it).
+    The training filter drops rows from each training fold only, so validation rows - and so the CV
+    score - are never touched. `on_fold(k, running_score)` is called after each fold (the optimizer
+    prunes from it).
     """
     y = np.asarray(y)
+    folds, metric = cv.folds, cv.metric
     n_test = len(X_test)
     oof: np.ndarray | None = None
     test_pred: np.ndarray | None = None
@@ -121,8 +127,7 @@ def fit_oof(
     label = getattr(spec, "run_label", spec.name)
     bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
-        fit = fit_fold(spec, X, y, tr, va, task, seed, n_classes, train_filter,
-                       Path(workdir) / f"fold{k}" if workdir is not None else None, target_transform, metric)
+        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None)
         start = time.perf_counter()
         pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
         pred_va = fit.pred

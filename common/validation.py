@@ -15,16 +15,15 @@ import numpy as np
 import pandas as pd
 
 from common.config import Component
-from common.folds import Folds, make_folds
+from common.folds import make_folds
 from common.io import write_csv
 from common.metrics import Metric
 from common.report import Report, pyplot
-from common.train import fit_fold
+from common.train import CVContext, fit_fold
 
 
 
-def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric, task: str,
-                      out_dir: Path, seed: int = 0, n_classes: int | None = None,
+def validation_report(runs: list, X, y: np.ndarray, cv: CVContext, out_dir: Path,
                       fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), max_fit_seconds: float = 2.0,
                       refit_budget_s: float = 120.0) -> Path:
     """Write validation.html and validation_summary.csv into `out_dir`; returns the HTML path.
@@ -33,6 +32,7 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
     that the refits take about `refit_budget_s`.
     """
     y = np.asarray(y)
+    folds, metric = cv.folds, cv.metric
     report = Report("Validation", Path(out_dir))
     summary = fold_summary(runs, metric)
     write_csv(Path(out_dir) / "validation_summary.csv", summary)
@@ -47,7 +47,7 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
     best_run = next(r for r in runs if r.run_id == best)
     report.section("OOF diagnostics")
     report.text(f"Out-of-fold predictions of the best run, {best}.")
-    fig, table = oof_diagnostics(best_run.oof, y, task, folds.validated)
+    fig, table = oof_diagnostics(best_run.oof, y, cv.task, folds.validated)
     report.figure(fig, "validation_oof", "out-of-fold diagnostics")
     if table is not None:
         report.table(table)
@@ -55,14 +55,13 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
     probe = _probe_run(runs, summary, max_fit_seconds)
     spec = Component(**probe.meta["model"])
     flt = probe.meta.get("train_filter")
-    flt = Component(**flt) if flt else None
+    # refits as the probe run was fitted: its training filter and target transform
+    cv = cv.but(train_filter=Component(**flt) if flt else None, target_transform=probe.meta.get("target_transform"))
     report.section("Learning curve")
     fold_s = float(np.mean(probe.meta.get("fit_seconds", [0.0])))
     n_refits = sum(f < 1 for f in fractions) * folds.n_splits + 4
     max_folds = max(1, min(folds.n_splits, int(refit_budget_s / max(fold_s, 1e-3) / max(n_refits / folds.n_splits, 1))))
-    transform = probe.meta.get("target_transform")
-    curve = learning_curve(spec, X, y, folds, metric, task, seed, n_classes, flt, fractions,
-                           full=probe.meta["fold_scores"], max_folds=max_folds, target_transform=transform)
+    curve = learning_curve(spec, X, y, cv, fractions, full=probe.meta["fold_scores"], max_folds=max_folds)
     if max_folds < folds.n_splits:
         report.text(f"Refits take ~{fold_s:.0f} s each: the curve uses the first {max_folds} of {folds.n_splits} folds.",
                     note=True)
@@ -73,8 +72,7 @@ def validation_report(runs: list, X, y: np.ndarray, folds: Folds, metric: Metric
     report.figure(plot_learning_curve(curve, metric), "validation_learning_curve", "learning curve")
 
     report.section("Hold-out check")
-    check = holdout_check(spec, X, y, folds, metric, task, seed, n_classes, flt,
-                          inner_splits=3 if max_folds < folds.n_splits else 5, target_transform=transform)
+    check = holdout_check(spec, X, y, cv, inner_splits=3 if max_folds < folds.n_splits else 5)
     report.text(f"{probe.run_id}: CV on 80% of the rows versus the score on the held-out 20%. The gap is what to "
                 "expect between CV and a leaderboard drawn from the same distribution.")
     report.table(check)
@@ -139,18 +137,17 @@ def oof_diagnostics(oof: np.ndarray, y: np.ndarray, task: str, mask: np.ndarray 
     return fig, table
 
 
-def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
-                   n_classes: int | None = None, train_filter: Component | None = None,
+def learning_curve(spec: Component, X, y: np.ndarray, cv: CVContext,
                    fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), full: list[float] | None = None,
-                   max_folds: int | None = None, target_transform: str | None = None) -> pd.DataFrame:
+                   max_folds: int | None = None) -> pd.DataFrame:
     """CV score when each training fold is cut to a share of its rows (same validation rows).
 
     `full`: the run's own fold scores, reused for share 1.0 instead of refitting; `max_folds`: use only
     the first folds (for slow models).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(cv.seed)
     rows = []
-    splits = list(folds.splits())[:max_folds]
+    splits = list(cv.folds.splits())[:max_folds]
     full = None if full is None else list(full)[:max_folds]
     for frac in fractions:
         if frac >= 1 and full is not None:
@@ -160,33 +157,32 @@ def learning_curve(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metr
         scores, n_rows = [], []
         for tr, va in splits:
             part = np.sort(rng.choice(tr, max(int(len(tr) * frac), 10), replace=False)) if frac < 1 else tr
-            pred = fit_fold(spec, X, y, part, va, task, seed, n_classes, train_filter, target_transform=target_transform).pred
-            scores.append(metric(y[va], pred))
+            pred = fit_fold(spec, X, y, part, va, cv).pred
+            scores.append(cv.metric(y[va], pred))
             n_rows.append(len(part))
         rows.append({"share": frac, "train_rows": int(np.mean(n_rows)), "cv_mean": float(np.mean(scores)),
                      "cv_std": float(np.std(scores))})
     return pd.DataFrame(rows)
 
 
-def holdout_check(spec: Component, X, y: np.ndarray, folds: Folds, metric: Metric, task: str, seed: int = 0,
-                  n_classes: int | None = None, train_filter: Component | None = None,
-                  holdout: float = 0.2, inner_splits: int = 5, target_transform: str | None = None) -> pd.DataFrame:
+def holdout_check(spec: Component, X, y: np.ndarray, cv: CVContext, holdout: float = 0.2,
+                  inner_splits: int = 5) -> pd.DataFrame:
     """CV score on (1 - holdout) of the rows against the score of one model fitted there on the rest."""
-    n = len(y)
-    scheme = "stratified" if task in ("binary", "multiclass") else "kfold"  # a sequence target has no one class
+    n, seed, metric = len(y), cv.seed, cv.metric
+    scheme = "stratified" if cv.task in ("binary", "multiclass") else "kfold"  # a sequence target has no one class
     split = make_folds(n, scheme, int(round(1 / holdout)), seed + 1, y=y)
     held = np.flatnonzero(split.assignment == 0)
     kept = np.flatnonzero(split.assignment != 0)
-    inner = make_folds(len(kept), scheme, max(2, min(folds.n_splits, inner_splits)), seed, y=y[kept])
+    inner = make_folds(len(kept), scheme, max(2, min(cv.folds.n_splits, inner_splits)), seed, y=y[kept])
     oof = None
     for tr, va in inner.splits():
-        pred = fit_fold(spec, X, y, kept[tr], kept[va], task, seed, n_classes, train_filter, target_transform=target_transform).pred
+        pred = fit_fold(spec, X, y, kept[tr], kept[va], cv).pred
         oof = np.zeros((len(kept), *pred.shape[1:])) if oof is None else oof
         oof[va] = pred
-    cv = metric(y[kept], oof)
-    hold = metric(y[held], fit_fold(spec, X, y, kept, held, task, seed, n_classes, train_filter, target_transform=target_transform).pred)
-    return pd.DataFrame([{"cv_rows": len(kept), "cv_score": cv, "holdout_rows": len(held), "holdout_score": hold,
-                          "gap": hold - cv}])
+    score = metric(y[kept], oof)
+    hold = metric(y[held], fit_fold(spec, X, y, kept, held, cv).pred)
+    return pd.DataFrame([{"cv_rows": len(kept), "cv_score": score, "holdout_rows": len(held), "holdout_score": hold,
+                          "gap": hold - score}])
 
 
 def plot_fold_scores(runs: list, metric: Metric):

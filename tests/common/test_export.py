@@ -10,7 +10,7 @@ from common.config import Component
 from common.folds import Folds
 from common.metrics import get_metric
 from common.store import RunStore
-from common.train import fit_oof
+from common.train import CVContext, fit_oof
 
 
 def test_a_torch_run_exports_one_onnx_file_per_fold_that_predicts_as_torch(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_a_torch_run_exports_one_onnx_file_per_fold_that_predicts_as_torch(tmp_p
     store = RunStore(tmp_path / "runs")
     folds = Folds(np.arange(len(y)) % 2, "kfold")
     spec = Component(name="mlp", params={"epochs": 2, "batch_size": 32, "hidden": [8]})
-    result = fit_oof(spec, X, y, X[:10], folds, get_metric("auc"), "binary", workdir=store.workdir("mlp-1"),
+    result = fit_oof(spec, X, y, X[:10], CVContext(folds, get_metric("auc"), "binary"), workdir=store.workdir("mlp-1"),
                      progress=False)
     run = store.save("mlp-1", result, {"model": spec.model_dump()})
     main(["export", str(run.path)])

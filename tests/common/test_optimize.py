@@ -7,7 +7,7 @@ from common.errors import ConfigError
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.optimize import best_params, fold_median_pruner, search, space_for, start_params
-from common.train import fit_oof
+from common.train import CVContext, fit_oof
 
 
 def _problem(n=240, seed=0):
@@ -23,8 +23,9 @@ SPACE = {"alpha": {"type": "float", "low": 1e-3, "high": 1e5, "log": True}}
 
 def _search(tmp_path, n_trials, name="ridge-study", **kwargs):
     X, y, folds = _problem()
-    return search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
-                  f"sqlite:///{tmp_path / 'optuna.db'}", name, n_trials, space=SPACE, progress=False, **kwargs).study
+    cv = CVContext(folds, get_metric("mse"), "regression", seed=kwargs.pop("seed", 0))
+    return search(Component(name="ridge"), X, y, X.iloc[:5], cv, f"sqlite:///{tmp_path / 'optuna.db'}", name, n_trials,
+                  space=SPACE, progress=False, **kwargs).study
 
 
 def test_search_finds_good_params_and_prunes_bad_trials(tmp_path):
@@ -59,19 +60,17 @@ def test_time_budget_stops_the_trial_in_progress_at_a_fold(tmp_path):
 
 def test_best_trial_of_the_session_comes_back_with_its_predictions(tmp_path):
     X, y, folds = _problem()
-    metric, url = get_metric("mse"), f"sqlite:///{tmp_path / 'optuna.db'}"
-    found = search(Component(name="ridge"), X, y, X.iloc[:5], folds, metric, "regression", url, "s", 6,
-                   space=SPACE, progress=False)
+    cv, url = CVContext(folds, get_metric("mse"), "regression"), f"sqlite:///{tmp_path / 'optuna.db'}"
+    found = search(Component(name="ridge"), X, y, X.iloc[:5], cv, url, "s", 6, space=SPACE, progress=False)
     refit = fit_oof(Component(name="ridge", params=best_params(found.study, Component(name="ridge"), SPACE)),
-                    X, y, X.iloc[:5], folds, metric, "regression")
+                    X, y, X.iloc[:5], cv)
     assert found.best_result.score == found.study.best_value == refit.score
     np.testing.assert_array_equal(found.best_result.oof, refit.oof)
     np.testing.assert_array_equal(found.best_result.test, refit.test)
     # resumed with only useless alphas to try (and no pruning), this session's one trial finishes worse than
     # an earlier session's best: nothing of that best is in memory, so the caller refits
     useless = {"alpha": {"type": "float", "low": 1e4, "high": 1e5, "log": True}}
-    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], folds, metric, "regression", url, "s", 7,
-                     space=useless, progress=False, warmup_folds=folds.n_splits)
+    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], cv, url, "s", 7, space=useless, progress=False, warmup_folds=folds.n_splits)
     assert resumed.study.trials[6].state.name == "COMPLETE" and resumed.study.best_trial.number < 6
     assert resumed.best_result is None
 
@@ -114,17 +113,17 @@ def test_pruner_compares_the_running_cv_at_the_same_fold():
 
 def test_search_starts_from_known_good_params(tmp_path):
     X, y, folds = _problem()
-    study = search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
+    study = search(Component(name="ridge"), X, y, X.iloc[:5], CVContext(folds, get_metric("mse"), "regression"),
                    f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 3, space=SPACE, progress=False,
                    start={"alpha": 0.37, "unrelated": 1}).study
     assert study.trials[0].params == {"alpha": 0.37}
     # the start is tried as given: trial 0 scores exactly what a plain CV of those params scores
     X, y, folds = _problem()
-    start = fit_oof(Component(name="ridge", params={"alpha": 0.37}), X, y, X.iloc[:5], folds, get_metric("mse"),
-                    "regression", progress=False)
+    start = fit_oof(Component(name="ridge", params={"alpha": 0.37}), X, y, X.iloc[:5],
+                    CVContext(folds, get_metric("mse"), "regression"), progress=False)
     assert study.trials[0].value == start.score
     # a resumed study has its start already: another one is not queued again
-    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], folds, get_metric("mse"), "regression",
+    resumed = search(Component(name="ridge"), X, y, X.iloc[:5], CVContext(folds, get_metric("mse"), "regression"),
                      f"sqlite:///{tmp_path / 'optuna.db'}", "warm", 5, space=SPACE, progress=False,
                      start={"alpha": 50.0}).study
     assert len(resumed.trials) == 5 and all(t.params["alpha"] != 50.0 for t in resumed.trials)

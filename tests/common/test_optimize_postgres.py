@@ -30,6 +30,7 @@ from common.config import Component
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.optimize import search
+from common.train import CVContext
 
 url, name, n_trials, ready, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 rng = np.random.default_rng(0)
@@ -40,7 +41,7 @@ ready.touch()
 deadline = time.time() + 60
 while not go.exists() and time.time() < deadline:  # start both workers' searches together
     time.sleep(0.05)
-search(spec, X, y, X.iloc[:5], make_folds(300, "kfold", 3, seed=0), get_metric("mse"), "regression",
+search(spec, X, y, X.iloc[:5], CVContext(make_folds(300, "kfold", 3, seed=0), get_metric("mse"), "regression"),
        url, name, n_trials, progress=False)
 """
 

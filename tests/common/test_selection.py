@@ -13,6 +13,7 @@ from common.features import SELECTED_FEATURES, FeatureContext, build_features
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.selection import save_selection, select, select_contest_features
+from common.train import CVContext
 from tests.conftest import classification_frames, write_contest
 
 INFORMATIVE = ["a", "b", "c", "d"]
@@ -33,7 +34,7 @@ def _problem(n=500, seed=0):
                                           ("null", LGBM)])
 def test_selection_keeps_informative_columns_and_drops_noise(method, spec):
     X, y, folds = _problem()
-    sel = select(method, spec, X, y, folds, get_metric("mse"), "regression", n_repeats=3, progress=False)
+    sel = select(method, spec, X, y, CVContext(folds, get_metric("mse"), "regression"), n_repeats=3, progress=False)
     kept = set(sel.kept)
     if spec.name == "ridge":  # a linear model only sees the linear signal in a and b
         assert {"a", "b"} <= kept
@@ -50,7 +51,7 @@ def test_selection_keeps_informative_columns_and_drops_noise(method, spec):
 def test_null_importance_needs_a_model_with_gain_importance():
     X, y, folds = _problem(200)
     with pytest.raises(ConfigError, match="permutation"):
-        select("null", Component(name="ridge"), X, y, folds, get_metric("mse"), "regression", progress=False)
+        select("null", Component(name="ridge"), X, y, CVContext(folds, get_metric("mse"), "regression"), progress=False)
 
 
 def _ctx(n, root):
@@ -65,7 +66,7 @@ def _frames(n=60):
 
 def test_saved_selection_feeds_the_select_features_step(tmp_path):
     X, y, folds = _problem(300)
-    sel = select("permutation", Component(name="ridge"), X, y, folds, get_metric("mse"), "regression",
+    sel = select("permutation", Component(name="ridge"), X, y, CVContext(folds, get_metric("mse"), "regression"),
                  progress=False)
     paths = save_selection(sel, tmp_path, "mse")
     assert paths["table"].is_file() and paths["plot"].is_file() and paths["features"] == tmp_path / SELECTED_FEATURES

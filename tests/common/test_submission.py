@@ -3,7 +3,6 @@ checked against the sample submission and against the training target's scale.""
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from common.contest import Contest
 from common.errors import SubmissionError

@@ -7,7 +7,7 @@ from common.errors import DataError
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.target import TARGET_TRANSFORMS
-from common.train import fit_oof
+from common.train import CVContext, fit_oof
 
 
 @pytest.mark.parametrize("name", TARGET_TRANSFORMS.list())
@@ -29,9 +29,9 @@ def test_log_target_predictions_come_back_on_the_contest_scale_and_score_better(
     y = np.exp(2 + X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.2, size=600))  # multiplicative: log-linear
     folds = make_folds(600, "kfold", 4, seed=0)
     rmsle = get_metric("rmsle")
-    raw = fit_oof(Component(name="ridge"), X, y, X[:50], folds, rmsle, "regression", progress=False)
-    logged = fit_oof(Component(name="ridge"), X, y, X[:50], folds, rmsle, "regression", progress=False,
-                     target_transform="log1p")
+    cv = CVContext(folds, rmsle, "regression")
+    raw = fit_oof(Component(name="ridge"), X, y, X[:50], cv, progress=False)
+    logged = fit_oof(Component(name="ridge"), X, y, X[:50], cv.but(target_transform="log1p"), progress=False)
     assert logged.oof.min() > -1 and np.median(logged.oof) == pytest.approx(np.median(y), rel=0.3)
     assert logged.score < 0.5 * raw.score
     assert logged.test.mean() == pytest.approx(y[:50].mean(), rel=0.3)  # test predictions inverted too

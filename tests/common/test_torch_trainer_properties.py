@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from common.config import Component
+from common.folds import Folds
 from common.models import create_model
 from common.models import torch_engine as engine
 from common.models.torch_engine import read_checkpoint
@@ -317,19 +318,20 @@ def test_the_best_epoch_follows_the_contest_metric_when_one_is_given(tmp_path, m
 
 def test_the_fold_loop_hands_the_model_the_contest_metric(tmp_path):
     from common.metrics import get_metric
-    from common.train import fit_fold
+    from common.train import CVContext, fit_fold
 
     X, y, Xv, yv = _data()
     Xa, ya = np.vstack([X, Xv]), np.concatenate([y, yv])
     spec = Component(name="mlp", params={"epochs": 3, "batch_size": 32, "hidden": [8]})
-    fit = fit_fold(spec, Xa, ya, np.arange(90), np.arange(90, 120), "regression", metric=get_metric("rmse"))
+    cv = CVContext(Folds(np.r_[np.ones(90, int), np.zeros(30, int)], "kfold"), get_metric("rmse"), "regression")
+    fit = fit_fold(spec, Xa, ya, np.arange(90), np.arange(90, 120), cv)
     assert fit.model.info["monitor"] == "rmse"
     rmse = float(np.sqrt(np.mean((fit.pred - yv) ** 2)))
     assert fit.model.info["best_score"] == pytest.approx(rmse, rel=1e-5)  # the metric on the original scale
     # a transformed target: the wrapped model scores its predictions back on the contest's scale
     counts = np.exp(ya)
-    logged = fit_fold(spec, Xa, counts, np.arange(90), np.arange(90, 120), "regression", metric=get_metric("rmsle"),
-                      target_transform="log1p")
+    logged = fit_fold(spec, Xa, counts, np.arange(90), np.arange(90, 120),
+                      cv.but(metric=get_metric("rmsle"), target_transform="log1p"))
     assert logged.model.info["monitor"] == "rmsle"
     assert logged.model.info["best_score"] == pytest.approx(get_metric("rmsle")(counts[90:], logged.pred), rel=1e-5)
 

@@ -8,7 +8,7 @@ from common.folds import make_folds
 from common.metrics import get_metric
 from common.models import MODELS
 from common.models.base import Model
-from common.train import TRAIN_FILTERS, fit_oof, take
+from common.train import TRAIN_FILTERS, CVContext, fit_oof, take
 
 
 def _linear(n=200, seed=0):
@@ -22,7 +22,7 @@ def test_oof_covers_every_row_and_score_is_oof_metric():
     X, y = _linear()
     folds = make_folds(len(X), "kfold", 4, seed=0)
     mse = get_metric("mse")
-    res = fit_oof(Component(name="ridge"), X, y, X.iloc[:10], folds, mse, "regression", progress=False)
+    res = fit_oof(Component(name="ridge"), X, y, X.iloc[:10], CVContext(folds, mse, "regression"), progress=False)
     assert not np.isnan(res.oof).any()
     assert res.score == pytest.approx(mse(y, res.oof))
     assert len(res.fold_scores) == 4 and res.test.shape == (10,)
@@ -33,11 +33,12 @@ def test_same_seed_same_cv_score_and_another_seed_another():
     X, y = _linear()
     folds = make_folds(len(X), "kfold", 3, seed=0)
     spec = Component(name="lightgbm", params={"n_estimators": 100})  # bagging and column sampling: seeded
-    a = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
-    b = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=7, progress=False)
+    cv = CVContext(folds, get_metric("mse"), "regression", seed=7)
+    a = fit_oof(spec, X, y, X, cv, progress=False)
+    b = fit_oof(spec, X, y, X, cv, progress=False)
     assert a.score == b.score
     np.testing.assert_array_equal(a.oof, b.oof)
-    other = fit_oof(spec, X, y, X, folds, get_metric("mse"), "regression", seed=8, progress=False)
+    other = fit_oof(spec, X, y, X, cv.but(seed=8), progress=False)
     assert other.score != a.score  # the control: a seed that never reached the model would pass the above
 
 
@@ -47,9 +48,10 @@ def test_train_filter_touches_training_rows_only():
     y[:6] += 40  # gross outliers
     folds = make_folds(len(X), "kfold", 3, seed=0)
     mse = get_metric("mse")
-    plain = fit_oof(Component(name="ridge"), X, y, X, folds, mse, "regression", progress=False)
-    filtered = fit_oof(Component(name="ridge"), X, y, X, folds, mse, "regression",
-                       train_filter=Component(name="residual_outliers", params={"sigma": 3}), progress=False)
+    cv = CVContext(folds, mse, "regression")
+    plain = fit_oof(Component(name="ridge"), X, y, X, cv, progress=False)
+    filtered = fit_oof(Component(name="ridge"), X, y, X,
+                       cv.but(train_filter=Component(name="residual_outliers", params={"sigma": 3})), progress=False)
     # every training fold lost exactly the outliers it held; the OOF still covers the outlier rows
     assert sum(info["dropped_rows"] for info in filtered.fold_info) == 6 * 2
     assert not np.isnan(filtered.oof[:6]).any()
@@ -60,7 +62,7 @@ def test_train_filter_touches_training_rows_only():
 def test_time_folds_leave_warmup_rows_out_of_the_score():
     X, y = _linear(120)
     folds = make_folds(len(X), "time", 3, order=np.arange(len(X)))
-    res = fit_oof(Component(name="ridge"), X, y, X, folds, get_metric("mse"), "regression", progress=False)
+    res = fit_oof(Component(name="ridge"), X, y, X, CVContext(folds, get_metric("mse"), "regression"), progress=False)
     assert np.isnan(res.oof[~folds.validated]).all() and not np.isnan(res.oof[folds.validated]).any()
 
 
@@ -77,8 +79,8 @@ def test_nan_predictions_stop_with_a_clear_error(monkeypatch):
     monkeypatch.setitem(MODELS._entries, "nan_model_for_tests", _NaNModel)
     X, y = _linear()
     with pytest.raises(DataError, match="NaN/inf validation predictions in fold 0"):
-        fit_oof(Component(name="nan_model_for_tests"), X, y, X, make_folds(len(X), "kfold", 3), get_metric("mse"),
-                "regression", progress=False)
+        fit_oof(Component(name="nan_model_for_tests"), X, y, X,
+                CVContext(make_folds(len(X), "kfold", 3), get_metric("mse"), "regression"), progress=False)
 
 
 def test_take_slices_frames_arrays_and_lists():

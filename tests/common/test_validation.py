@@ -11,6 +11,7 @@ from common.contest import Contest
 from common.folds import make_folds
 from common.metrics import get_metric
 from common.pipeline import current_runs, train_model
+from common.train import CVContext
 from common.validation import fold_summary, holdout_check, learning_curve, oof_diagnostics, validation_report
 from tests.conftest import section_rows
 
@@ -26,8 +27,7 @@ def _trained(contest_dir):
 @pytest.mark.parametrize("fixture", ["regression_contest", "binary_contest"])
 def test_report_and_summary_for_each_task(fixture, request):
     contest, fs, folds, runs = _trained(request.getfixturevalue(fixture))
-    path = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir,
-                             seed=0)
+    path = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds).but(seed=0), contest.reports_dir)
     html = path.read_text()
     for heading in ("Fold spread", "OOF diagnostics", "Learning curve", "Hold-out check"):
         assert f"<h2>{heading}</h2>" in html
@@ -54,8 +54,7 @@ def _g(value: float) -> str:
 def test_report_tables_hold_the_runs_values(fixture, request):
     """Every number in the report's tables, checked against the runs' meta.json and the data."""
     contest, fs, folds, runs = _trained(request.getfixturevalue(fixture))
-    page = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir,
-                             seed=0).read_text()
+    page = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds).but(seed=0), contest.reports_dir).read_text()
     by_id = {r.run_id: r for r in runs}
     spread = _table(page, "Fold spread")
     best_first = sorted(runs, key=lambda r: r.score, reverse=contest.metric.greater_is_better)
@@ -92,7 +91,7 @@ def test_report_tables_hold_the_runs_values(fixture, request):
 
 def test_validation_report_renders_in_a_real_browser(regression_contest, browser_check):
     contest, fs, folds, runs = _trained(regression_contest)
-    path = validation_report(runs, fs.X, fs.y, folds, contest.metric, contest.task, contest.reports_dir, seed=0)
+    path = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds).but(seed=0), contest.reports_dir)
     page = browser_check(path)
     page.assert_ok(min_images=3)
     assert page.title == "Validation" and page.n_images == 3
@@ -112,11 +111,12 @@ def test_learning_curve_improves_with_data_and_reuses_the_full_score():
     folds = make_folds(600, "kfold", 3, 0)
     spec = Component(name="lightgbm", params={"n_estimators": 150, "learning_rate": 0.1})
     mse = get_metric("mse")
-    curve = learning_curve(spec, X, y, folds, mse, "regression", fractions=(0.1, 0.5, 1.0), full=[0.5, 0.7, 0.6])
+    cv = CVContext(folds, mse, "regression")
+    curve = learning_curve(spec, X, y, cv, fractions=(0.1, 0.5, 1.0), full=[0.5, 0.7, 0.6])
     assert curve["cv_mean"].iloc[0] > curve["cv_mean"].iloc[1]  # more rows, lower error
     assert curve["cv_mean"].iloc[2] == pytest.approx(0.6)
     assert curve["train_rows"].tolist() == [40, 200, 400]
-    one = learning_curve(spec, X, y, folds, mse, "regression", fractions=(0.5, 1.0), full=[0.5, 0.7, 0.6], max_folds=1)
+    one = learning_curve(spec, X, y, cv, fractions=(0.5, 1.0), full=[0.5, 0.7, 0.6], max_folds=1)
     assert one["cv_std"].tolist() == [0.0, 0.0] and one["cv_mean"].iloc[1] == pytest.approx(0.5)  # first fold only
 
 
@@ -124,7 +124,7 @@ def test_holdout_check_is_close_to_cv_on_iid_data():
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(1000, 5)))
     y = X.to_numpy() @ np.arange(1, 6) + rng.normal(size=1000)
-    table = holdout_check(Component(name="ridge"), X, y, make_folds(1000, "kfold", 5, 0), get_metric("mse"), "regression")
+    table = holdout_check(Component(name="ridge"), X, y, CVContext(make_folds(1000, "kfold", 5, 0), get_metric("mse"), "regression"))
     row = table.iloc[0]
     assert row["cv_rows"] == 800 and row["holdout_rows"] == 200
     assert abs(row["gap"]) < 0.3 * row["cv_score"]  # both estimate the noise variance (1.0)

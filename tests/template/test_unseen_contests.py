@@ -15,7 +15,7 @@ import pytest
 from common.config import Component
 from common.contest import Contest
 from common.metrics import get_metric
-from common.train import fit_oof
+from common.train import CVContext, fit_oof
 from tests import packaged
 from tests.conftest import REPO, run_script
 
@@ -73,8 +73,8 @@ def _check(root: Path, truth: pd.Series, skip: list[str]) -> None:
     table = pd.read_csv(root / "reports" / "ensemble_comparison.csv")
     chosen = table.iloc[0]
     fs, folds = contest.features(log=lambda _: None), contest.folds()
-    reference = fit_oof(Component(name="lightgbm"), fs.X, fs.y, fs.X_test, folds, metric, task,
-                        n_classes=contest.n_classes(fs.y), progress=False)
+    reference = fit_oof(Component(name="lightgbm"), fs.X, fs.y, fs.X_test,
+                        CVContext(folds, metric, task, n_classes=contest.n_classes(fs.y)), progress=False)
     margin = 2 * reference.score_std / np.sqrt(folds.n_splits)  # two standard errors of the fold mean
     assert metric.sign() * (chosen["cv_score"] - reference.score) >= -margin, (chosen, reference.score)
     print(f"{root.name}: chosen {chosen['strategy']} CV {chosen['cv_score']:.5f}; default LightGBM "
