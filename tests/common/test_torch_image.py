@@ -1,0 +1,104 @@
+"""The image model on generated street-chars images: output shapes per task, TTA, checkpoints, clear errors.
+
+(The registry-wide tests in test_models.py feed tabular rows, which an image model does not read.)
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.config import Component
+from common.errors import ConfigError, DataError
+from common.images import read_mchar_labels
+from common.models import create_model
+from common.sequence import encode_sequences
+
+TINY = {"image_size": [32, 64], "epochs": 2, "batch_size": 8}
+DIGITS = tuple("0123456789")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """(X, sequence codes) for 24 training and 8 validation images of the street-chars generator."""
+    from common.datasets.streetchar import write_split
+
+    root = tmp_path_factory.mktemp("sc")
+    out = []
+    for split, n in (("train", 24), ("val", 8)):
+        folder, labels = write_split(root, split, n, seed=[3, n])
+        frame = read_mchar_labels(labels)
+        X = pd.DataFrame({"image_path": [str(folder / name) for name in frame["file_name"]]})
+        X.attrs["roles"] = {"image_path": "image"}
+        out += [X, encode_sequences(frame["label"], DIGITS, positions=4)]
+    return out
+
+
+def _model(task="sequence", n_classes=11, **params):
+    return create_model(Component(name="image_cnn", params={**TINY, **params}), task, seed=0, n_classes=n_classes)
+
+
+def test_sequence_fit_predicts_per_position_probabilities(images, tmp_path):
+    X, y, Xv, yv = images
+    model = _model().fit(X, y, Xv, yv, workdir=tmp_path)
+    pred = model.predict(Xv)
+    assert pred.shape == (8, 4, 11) and model.positions_ == 4
+    np.testing.assert_allclose(pred.sum(axis=-1), 1, atol=1e-5)
+
+
+def test_multiclass_fit_predicts_class_probabilities(images):
+    X, y, Xv, yv = images
+    n_digits = (y != 10).sum(axis=1) - 1  # how many digits (0-3): a per-image class
+    pred = _model("multiclass", 4).fit(X, n_digits, Xv, (yv != 10).sum(axis=1) - 1).predict(Xv)
+    assert pred.shape == (8, 4)
+    np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-5)
+
+
+def test_tta_views_keep_the_shape_and_change_the_average(images):
+    import torch
+
+    X, y, Xv, _ = images
+    model = _model(tta=3, epochs=1).fit(X, y)
+    batch = torch.rand(2, 3, 32, 64)
+    views = model.tta_views(batch)
+    assert len(views) == 3 and all(v.shape == batch.shape for v in views)
+    with_tta = model.predict(Xv)
+    model.tta = 1
+    assert len(model.tta_views(batch)) == 1
+    plain = model.predict(Xv)
+    assert with_tta.shape == plain.shape == (8, 4, 11) and not np.allclose(with_tta, plain)
+
+
+def test_augmentations_follow_the_params_and_never_flip(images):
+    model = _model(augment={"rotate": 0, "blur": 0})
+    names = [type(t).__name__ for t in model._transform(training=True).transforms]
+    assert "HorizontalFlip" not in names and "GaussianBlur" not in names and "Affine" in names
+    assert [type(t).__name__ for t in model._transform(training=False).transforms] == ["Resize", "Normalize"]
+    with pytest.raises(ConfigError, match="augment has no key.*'flip'"):
+        _model(augment={"flip": 0.5})
+
+
+def test_a_local_checkpoint_initialises_the_backbone(images, tmp_path):
+    import timm
+    import torch
+
+    from common.torch_compat import ensure_torchvision
+
+    ensure_torchvision()
+    source = timm.create_model("resnet18", pretrained=False, num_classes=10)
+    torch.save(source.state_dict(), tmp_path / "resnet18.pth")
+    X, y, _, _ = images
+    net = _model(checkpoint=str(tmp_path / "resnet18.pth")).build_network(X, y, 11)
+    torch.testing.assert_close(net.backbone.conv1.weight, source.conv1.weight)
+    with pytest.raises(ConfigError, match="checkpoint .*missing.pth not found"):
+        _model(checkpoint=str(tmp_path / "missing.pth")).build_network(X, y, 11)
+
+
+def test_a_missing_or_corrupt_image_names_the_file(images, tmp_path):
+    X, y, _, _ = images
+    bad = X.copy()
+    bad.iloc[3, 0] = str(tmp_path / "gone.png")
+    with pytest.raises(DataError, match="gone.png not found"):
+        _model().fit(bad, y)
+    (tmp_path / "corrupt.png").write_bytes(b"not a png")
+    bad.iloc[3, 0] = str(tmp_path / "corrupt.png")
+    with pytest.raises(DataError, match="corrupt.png cannot be read"):
+        _model().fit(bad, y)
