@@ -51,10 +51,12 @@ def read_image(path: str) -> np.ndarray:
 
 
 class _Images:
-    """A torch-style dataset of (CHW float tensor, target) read from files on demand."""
+    """A torch-style dataset of (CHW float tensor, target) read from files on demand. With `augment`, each
+    item's augmentations are drawn from torch's RNG (which the engine seeds, checkpoints and gives each
+    loader worker its own of), so a seed, a resumed fit and several workers all draw reproducibly."""
 
-    def __init__(self, paths, targets, transform):
-        self.paths, self.targets, self.transform = paths, targets, transform
+    def __init__(self, paths, targets, transform, augment: bool):
+        self.paths, self.targets, self.transform, self.augment = paths, targets, transform, augment
 
     def __len__(self):
         return len(self.paths)
@@ -62,6 +64,8 @@ class _Images:
     def __getitem__(self, i):
         import torch
 
+        if self.augment:
+            reseed(self.transform, int(torch.randint(0, 2**31 - 1, ())))
         pixels = self.transform(image=read_image(self.paths[i]))["image"]
         target = 0 if self.targets is None else self.targets[i]
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), torch.as_tensor(target)
@@ -129,7 +133,7 @@ class ImageCNN(TorchModel):
 
     def make_dataset(self, X, y, training):
         targets = None if y is None else np.asarray(y, dtype=np.int64 if self.task != "binary" else np.float32)
-        return _Images(image_paths(X), targets, self._transform(training))
+        return _Images(image_paths(X), targets, self._transform(training), augment=training)
 
     def _transform(self, training: bool):
         import albumentations as A
@@ -148,7 +152,7 @@ class ImageCNN(TorchModel):
             if a["blur"]:
                 steps.append(A.GaussianBlur(blur_limit=(3, 5), p=a["blur"]))
         steps.append(A.Normalize(mean=MEAN, std=STD))
-        return A.Compose(steps, seed=self.seed)  # seeded: the same seed draws the same augmentations
+        return reseed(A.Compose(steps), self.seed)
 
     def tta_views(self, inputs):
         views = [inputs]
@@ -157,6 +161,14 @@ class ImageCNN(TorchModel):
         if self.tta >= 3:
             views.append(_shift(inputs, max(1, inputs.shape[-1] // 32)))
         return views
+
+
+def reseed(compose, seed: int):
+    """Give each transform its own stream from `seed`. Not Compose(seed=...): albumentations 2.0 seeds every
+    transform alike, so all fire together (both flips or neither) with the same draws."""
+    for k, transform in enumerate(compose.transforms):
+        transform.set_random_seed(int(np.random.SeedSequence([seed, k]).generate_state(1)[0]))
+    return compose
 
 
 def _zoom(x, factor: float):

@@ -76,6 +76,23 @@ def test_augmentations_follow_the_params_and_never_flip(images):
         _model(augment={"flip": 0.5})
 
 
+def test_augmentations_are_independent_and_follow_torch_rng(images):
+    import albumentations as A
+    import torch
+
+    from common.models.torch_image import reseed
+
+    flips = reseed(A.Compose([A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)], save_applied_params=True), 0)
+    img = np.zeros((4, 4, 3), np.uint8)
+    fired = [tuple(name for name, _ in flips(image=img)["applied_transforms"]) for _ in range(40)]
+    assert ("HorizontalFlip",) in fired and ("VerticalFlip",) in fired  # not all-or-nothing
+    X, y, _, _ = images
+    data = _model().make_dataset(X, y, training=True)
+    draw = lambda seed: (torch.manual_seed(seed), data[0][0])[1]  # noqa: E731
+    torch.testing.assert_close(draw(1), draw(1))
+    assert not torch.allclose(draw(1), draw(2))
+
+
 def test_a_local_checkpoint_initialises_the_backbone(images, tmp_path):
     import timm
     import torch
