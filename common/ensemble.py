@@ -199,9 +199,10 @@ def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, fol
     valid = folds.validated
     oof = np.full((len(y), *P.shape[2:]), np.nan)
     if strategy.learns:
-        for k in range(folds.n_splits):
-            inner = valid & (folds.assignment != k)
-            this = folds.assignment == k
+        groups = _nested_groups(folds, seed)
+        for k in range(int(groups.max()) + 1):
+            inner = valid & (groups != k)
+            this = groups == k
             oof[this] = make().fit(P[inner], y[inner]).predict(P[this])
     else:
         oof[valid] = strategy.predict(P[valid])
@@ -211,6 +212,17 @@ def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, fol
     detail = "" if weights is None else " ".join(f"{w:.2f}" for w in weights)
     return BlendResult(spec.run_label, oof, final.predict(P_test), fold_scores, metric(y[valid], oof[valid]),
                        strategy.learns, detail)
+
+
+def _nested_groups(folds: Folds, seed: int, parts: int = 5) -> np.ndarray:
+    """The groups a learning blend is cross-fitted on: the folds, or with one holdout fold (no other validated
+    rows to fit on) `parts` random parts of the holdout rows; -1 for rows never validated."""
+    if folds.n_splits > 1:
+        return folds.assignment
+    groups = np.full(len(folds.assignment), -1)
+    rows = np.flatnonzero(folds.validated)
+    groups[rows] = np.random.default_rng(seed).permutation(len(rows)) % min(parts, len(rows))
+    return groups
 
 
 def compare(runs: list, y: np.ndarray, folds: Folds, metric: Metric, task: str, strategies: list[Component],

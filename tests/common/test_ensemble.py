@@ -335,6 +335,19 @@ def test_blend_of_time_folds_leaves_the_warm_up_rows_unscored():
         assert result.score == pytest.approx(MSE(y[folds.validated], result.oof[folds.validated]))
 
 
+def test_a_blend_on_one_holdout_fold_is_cross_fitted_on_the_holdout_rows():
+    """No validated rows lie outside a holdout fold: the weights are fitted on parts of it, not on nothing."""
+    import warnings
+
+    P, y = _mixture(300)
+    folds = make_folds(300, "holdout", holdout=np.arange(300) >= 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fitting on no rows warned "Mean of empty slice"
+        result = blend(Component(name="weighted"), P, P[:5], y, folds, MSE, "regression")
+    assert result.nested and np.isnan(result.oof[:200]).all() and np.isfinite(result.oof[200:]).all()
+    assert result.score < 0.01  # weights near 0.6 / 0.4 / 0 fitted on four fifths of the holdout each time
+
+
 def test_blend_of_class_probabilities_keeps_one_column_per_class():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 90)
