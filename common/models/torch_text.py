@@ -63,7 +63,7 @@ class TokenModel(TorchModel):
         kept = [t for t, c in sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])) if c >= min_count]
         self.vocab_ = {t: i + 2 for i, t in enumerate(kept[: self.max_vocab])}
         lengths = np.array([len(doc) for doc in tokens]) if tokens else np.array([1])
-        self.length_ = int(max(1, min(self.max_len, np.ceil(np.quantile(lengths, self.length_quantile)))))
+        self.length_ = max(1, min(int(self.max_len), int(np.ceil(np.quantile(lengths, self.length_quantile)))))
         if self.task == "regression":
             self.y_mean_, self.y_std_ = float(np.mean(y)), float(np.std(y) or 1.0)
         self._encoded = (X, [self._encode(doc) for doc in tokens])  # fit's own rows: encoded once
@@ -75,7 +75,7 @@ class TokenModel(TorchModel):
     def _encode(self, tokens: list[str]) -> np.ndarray:
         ids = np.fromiter((self.vocab_.get(t, UNKNOWN) for t in tokens), dtype=np.int64, count=len(tokens))
         if len(ids) > self.length_:  # head and tail
-            head = int(round(self.length_ * self.head_share))
+            head = round(self.length_ * self.head_share)
             ids = np.concatenate([ids[:head], ids[len(ids) - (self.length_ - head):]])
         return ids if len(ids) else np.array([PAD], dtype=np.int64)
 

@@ -25,9 +25,9 @@ def test_vocabulary_and_length_come_from_the_training_fold():
 def test_long_documents_keep_head_and_tail():
     model = _model("textcnn", epochs=1, max_len=4, length_quantile=1.0, head_share=0.5)
     model.fit(pd.DataFrame({"text": ["t0 t1 t2 t3 t4 t5 t6 t7 t8 t9"] * 4}), np.array([0, 1, 2, 0]))
-    ids = model._encode("t0 t1 t2 t3 t4 t5 t6 t7 t8 t9".split())
+    ids = model._encode([f"t{i}" for i in range(10)])
     assert [model.vocab_.get(f"t{i}") for i in (0, 1, 8, 9)] == ids.tolist()
-    assert model._encode("t0 unseen".split()).tolist() == [model.vocab_["t0"], 1]  # 1: out of vocabulary
+    assert model._encode(["t0", "unseen"]).tolist() == [model.vocab_["t0"], 1]  # 1: out of vocabulary
 
 
 @pytest.mark.parametrize("name", TEXT_MODELS)
