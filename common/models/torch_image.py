@@ -71,8 +71,11 @@ class _Images:
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), torch.as_tensor(target)
 
 
-def _position_heads(backbone, n_features: int, positions: int | None, classes: int, dropout: float):
-    """Backbone features -> (batch, positions, classes), or (batch, classes) when `positions` is None."""
+def _position_heads(backbone, n_features: int, positions: int | None, classes: int, dropout: float, columns: int):
+    """Backbone features -> (batch, positions, classes), or (batch, classes) when `positions` is None. With
+    `columns`, the feature map is averaged over its height into that many column bins, left to right, and the
+    heads see them all: where a digit lies survives, which a global average pool throws away."""
+    import torch.nn.functional as F
     from torch import nn
 
     class PositionHeads(nn.Module):
@@ -81,10 +84,13 @@ def _position_heads(backbone, n_features: int, positions: int | None, classes: i
             self.backbone, self.positions = backbone, positions
             self.dropout = nn.Dropout(dropout)
             # one linear head per position, stored as one layer: the same weights, one matmul
-            self.head = nn.Linear(n_features, (positions or 1) * classes)
+            self.head = nn.Linear(n_features * max(columns, 1), (positions or 1) * classes)
 
         def forward(self, x):
-            out = self.head(self.dropout(self.backbone(x)))
+            features = self.backbone(x)
+            if columns:
+                features = F.adaptive_avg_pool2d(features, (1, columns)).flatten(1)
+            out = self.head(self.dropout(features))
             return out.view(len(x), self.positions, -1) if self.positions else out
 
     return PositionHeads()
@@ -93,18 +99,20 @@ def _position_heads(backbone, n_features: int, positions: int | None, classes: i
 @MODELS.register("image_cnn")
 class ImageCNN(TorchModel):
     """A timm backbone (`backbone`, randomly initialised unless `checkpoint` names local weights) with one
-    linear head per position (sequence) or one head (binary, multiclass). `tta`: views averaged at predict
-    (1 = none, 2 = + a slight zoom, 3 = + a small shift)."""
+    linear head per position (sequence) or one head (binary, multiclass), reading `columns` bins of the
+    feature map from left to right (0: timm's global average pool, for backbones without a 2-D map, e.g. a
+    ViT). `tta`: views averaged at predict (1 = none, 2 = + a slight zoom, 3 = + a small shift)."""
 
     tasks = ("binary", "multiclass", "sequence")
     takes = frozenset({"image"})
 
     def __init__(self, task="sequence", seed=0, n_classes=None, backbone="resnet18", image_size=(64, 128),
-                 checkpoint=None, augment=None, tta=2, dropout=0.2, epochs=20, batch_size=64, lr=1e-3,
+                 checkpoint=None, columns=4, augment=None, tta=2, dropout=0.2, epochs=20, batch_size=64, lr=1e-3,
                  weight_decay=1e-4, patience=5, **params):
         super().__init__(task, seed, n_classes, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, patience=patience, **params)
         self.backbone, self.checkpoint, self.tta, self.dropout = backbone, checkpoint, int(tta), dropout
+        self.columns = int(columns)
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         if len(size) != 2:
             raise ConfigError(f"image_cnn: image_size must be [height, width] or one number; got {image_size!r}")
@@ -120,16 +128,17 @@ class ImageCNN(TorchModel):
         ensure_torchvision()
         import timm
 
+        pool = "" if self.columns else "avg"  # "": the feature map, pooled into columns by the heads
         if self.checkpoint:
             path = Path(self.checkpoint)
             if not path.is_file():
                 raise ConfigError(f"image_cnn: checkpoint {path} not found; give a local weights file or null")
-            backbone = timm.create_model(self.backbone, pretrained=True, num_classes=0,
+            backbone = timm.create_model(self.backbone, pretrained=True, num_classes=0, global_pool=pool,
                                          pretrained_cfg_overlay={"file": str(path)})
         else:
-            backbone = timm.create_model(self.backbone, pretrained=False, num_classes=0)
+            backbone = timm.create_model(self.backbone, pretrained=False, num_classes=0, global_pool=pool)
         self.positions_ = int(y.shape[1]) if self.task == "sequence" else None
-        return _position_heads(backbone, backbone.num_features, self.positions_, out_dim, self.dropout)
+        return _position_heads(backbone, backbone.num_features, self.positions_, out_dim, self.dropout, self.columns)
 
     def make_dataset(self, X, y, training):
         targets = None if y is None else np.asarray(y, dtype=np.int64 if self.task != "binary" else np.float32)

@@ -40,15 +40,16 @@ def test_sequence_fit_predicts_per_position_probabilities(images, tmp_path):
     X, y, Xv, yv = images
     model = _model().fit(X, y, Xv, yv, workdir=tmp_path)
     pred = model.predict(Xv)
-    assert pred.shape == (8, 4, 11) and model.positions_ == 4
+    assert pred.shape == (8, 4, 11) and model.positions_ == 4 and model.net_.head.in_features == 512 * 4
     np.testing.assert_allclose(pred.sum(axis=-1), 1, atol=1e-5)
 
 
 def test_multiclass_fit_predicts_class_probabilities(images):
     X, y, Xv, yv = images
     n_digits = (y != 10).sum(axis=1) - 1  # how many digits (0-3): a per-image class
-    pred = _model("multiclass", 4).fit(X, n_digits, Xv, (yv != 10).sum(axis=1) - 1).predict(Xv)
-    assert pred.shape == (8, 4)
+    model = _model("multiclass", 4, columns=0)  # timm's global average pool instead of column bins
+    pred = model.fit(X, n_digits, Xv, (yv != 10).sum(axis=1) - 1).predict(Xv)
+    assert pred.shape == (8, 4) and model.net_.head.in_features == 512
     np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-5)
 
 
