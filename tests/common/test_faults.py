@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from common.faults import checkpoint
+from common.models.torch_engine import read_checkpoint
 from common.store import RunStore
 from tests.conftest import REPO, write_contest
 
@@ -137,7 +138,7 @@ def test_stage_04_killed_inside_folds_and_epochs_resumes(reference, tmp_path):
     root = fresh_copy(reference, tmp_path, "runs", "submissions", "reports")
     killed(stage(root, "04", "epoch:1"))  # the MLP's first fold, after its second epoch's checkpoint
     work = next((root / "runs" / ".work").glob("mlp-*"))
-    assert (work / "fold0" / "last.pt").is_file() and not (work / "fold1").exists()
+    assert read_checkpoint(work / "fold0")["epoch"] == 1 and not (work / "fold1").exists()
     killed(stage(root, "04", "fold:lightgbm:1"))  # mlp finished from its checkpoint; lightgbm's 2nd fold done
     out = ok(stage(root, "04"))
     assert sorted(line.split("-")[0] for line in out.splitlines() if "(reused)" in line) == ["mlp", "ridge"]
