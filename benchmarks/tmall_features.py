@@ -1,6 +1,6 @@
 """Benchmark: Tmall log features with polars against the bare CSV scan and a pandas implementation.
 
-For each log size it generates the four raw files (common.datasets.tmall), then runs each phase in
+For each log size it generates the four raw files (common.data.datasets.tmall), then runs each phase in
 its own Python process so that peak memory (the child's max RSS) and time do not leak between
 phases:
 
@@ -54,7 +54,7 @@ if phase == "scan":
 elif phase in ("polars", "rebuild"):
     out = m.build_pair_features(f"{{d}}/user_log_format1.csv", f"{{d}}/user_info_format1.csv", pairs, cache, log=lambda _: None)
 elif phase == "direct":
-    from common.logs import _scan, grouped
+    from common.data.logs import _scan, grouped
     log = _scan(f"{{d}}/user_log_format1.csv", m.LOG_SCHEMA).collect()
     info = _scan(f"{{d}}/user_info_format1.csv", m.INFO_SCHEMA)
     out = m.pair_features_polars(grouped(log, "user_id"), info, pairs.lazy())
@@ -87,7 +87,7 @@ def generate(data: Path, rows: int, full: bool) -> float:
     """Generate in a child process too: Linux keeps a parent's peak RSS across fork+exec, so a parent
     that held the generated arrays would inflate every later phase's measured peak."""
     users = 0 if full else max(200, round(rows * FULL_USERS / FULL_ROWS))
-    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from common.datasets.tmall import make_tmall; "
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from common.data.datasets.tmall import make_tmall; "
             f"make_tmall({str(data)!r}, n_users={users}, n_rows={rows}, seed=0)")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,6 +1,6 @@
 """Benchmark: Tmall stage 03 as a user runs it, on a log sorted by user, grouped by user (the real order) and shuffled.
 
-For each size it generates the four raw files once (common.datasets.tmall: grouped by user, the users
+For each size it generates the four raw files once (common.data.datasets.tmall: grouped by user, the users
 in no order, as the real user_log_format1.csv), and writes the same log sorted by user and fully
 shuffled beside it. Then, per order and round:
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from common.config import Component  # noqa: E402
 from common.contest import Contest  # noqa: E402
-from common.train import CVContext, fit_oof  # noqa: E402
+from common.runs.train import CVContext, fit_oof  # noqa: E402
 from tests import packaged  # noqa: E402
 from tests.template.test_unseen_contests import CASES  # noqa: E402
 

@@ -13,16 +13,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_stage(main: Callable, script: str, doc: str | None = None, options: list[tuple[str, dict]] | None = None) -> None:
     """Parse a stage script's arguments, load its contest, call `main(contest, args)` (a common.stages
-    function, or the script's own); `doc` and `options` default to that stage's.
+    module's, or the script's own); `doc` and `options` default to that stage's.
 
     A KitError (bad config, bad data, refused blend) ends the stage with its message and exit code 2
     instead of a traceback; outputs of earlier stages are untouched.
     """
     from common.contest import Contest
-    from common.stages import OPTIONS
 
     doc = doc or main.__doc__
-    options = OPTIONS.get(main, []) if options is None else options
+    if options is None:  # a stage module's OPTIONS, or the script's own when its main was copied there
+        options = getattr(sys.modules.get(main.__module__), "OPTIONS", [])
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
     parser.add_argument("--contest", type=Path, default=Path(script).resolve().parents[1],
                         help="contest folder (default: the folder this script belongs to)")
@@ -37,7 +37,7 @@ def run_stage(main: Callable, script: str, doc: str | None = None, options: list
 
 
 def main(argv: list[str] | None = None) -> None:
-    from common.pipeline import STAGES, run_stages
+    from common.runs.pipeline import STAGES, run_stages
 
     parser = argparse.ArgumentParser(prog="compkit", description="Competition kit: run contests built from the template.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "demo":
         _demo(args.contest.resolve())
     elif args.command == "generate":
-        from common.datasets import GENERATORS
+        from common.data.datasets import GENERATORS
 
         try:
             paths = GENERATORS.create(args.name, args.out, seed=args.seed, **_parse_settings(args.set))
@@ -115,8 +115,8 @@ def _parse_settings(items: list[str]) -> dict:
 
 def _demo(contest_dir: Path) -> None:
     from common.contest import Contest
-    from common.datasets import GENERATORS
-    from common.pipeline import run_stages
+    from common.data.datasets import GENERATORS
+    from common.runs.pipeline import run_stages
 
     contest = Contest.load(contest_dir)
     data = contest.config.data
@@ -129,7 +129,7 @@ def _demo(contest_dir: Path) -> None:
 
 def _runs(contest_dir: Path, prune: bool) -> None:
     from common.contest import Contest
-    from common.pipeline import prune_runs
+    from common.runs.pipeline import prune_runs
 
     try:
         contest = Contest.load(contest_dir)
@@ -140,7 +140,7 @@ def _runs(contest_dir: Path, prune: bool) -> None:
 
 
 def _export(run: str, contest_dir: Path) -> None:
-    from common.models.torch_engine import export_onnx
+    from common.models.torch.engine import export_onnx
 
     folder = Path(run)
     if not (folder / "meta.json").is_file() and (contest_dir / "config.yaml").is_file():
@@ -162,7 +162,7 @@ def _export(run: str, contest_dir: Path) -> None:
 
 def _submission_command(args: argparse.Namespace) -> None:
     from common.contest import Contest
-    from common.submit import (
+    from common.submissions.upload import (
         KaggleCLIError,
         fetch_leaderboard,
         show_submissions,
@@ -200,8 +200,8 @@ def _list(pattern: str) -> None:
     from common.features import FEATURES
     from common.metrics import METRICS
     from common.models import MODELS
-    from common.target import TARGET_TRANSFORMS
-    from common.train import TRAIN_FILTERS
+    from common.models.target import TARGET_TRANSFORMS
+    from common.runs.train import TRAIN_FILTERS
 
     for registry in (MODELS, METRICS, FEATURES, ENSEMBLERS, TRAIN_FILTERS, TARGET_TRANSFORMS):
         print(f"{registry.kind}s: {', '.join(registry.list(pattern))}")

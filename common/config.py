@@ -34,7 +34,7 @@ class Component(_Frozen):
 
 class CompetitionSection(_Frozen):
     name: str
-    task: Literal["regression", "binary", "multiclass", "sequence"]  # sequence: strings, per position (common.sequence)
+    task: Literal["regression", "binary", "multiclass", "sequence"]  # sequence: strings, per position (common.data.sequence)
     metric: str
     platform: Literal["kaggle", "tianchi"] = "kaggle"
     kaggle_slug: str | None = None

@@ -16,12 +16,12 @@ import pandas as pd
 from common.config import Config, load_config
 from common.errors import ConfigError, DataError, FoldMismatchError
 from common.features import FeatureContext, FeatureSet, build_features
-from common.folds import Folds, load_folds, make_folds, save_folds
-from common.io import cached_digest, check_finite, file_digest, read_table, stable_hash
+from common.data.folds import Folds, load_folds, make_folds, save_folds
+from common.data.io import cached_digest, check_finite, file_digest, read_table, stable_hash
 from common.metrics import Metric, get_metric
-from common.roles import ColumnRole, apply_roles, infer_roles
-from common.store import RunStore
-from common.train import CVContext
+from common.data.roles import ColumnRole, apply_roles, infer_roles
+from common.runs.store import RunStore
+from common.runs.train import CVContext
 
 
 VALID_COLUMN = "is_valid"  # marks the rows of data.valid inside the train frame
@@ -100,7 +100,7 @@ class Contest:
 
     def load_raw(self, typed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train and test frames, checked: files, encoding, columns, ids, target, infinities; with
-        `typed`, converted by the column roles (common.roles): every later stage reads these."""
+        `typed`, converted by the column roles (common.data.roles): every later stage reads these."""
         if not typed:
             return self._read_raw()
         train, test, _ = self._typed()
@@ -128,7 +128,7 @@ class Contest:
         d, f = self.config.data, self.config.folds
         roles = {d.text_column: "text"} if d.text_column else {}
         if d.modality == "image":
-            from common.images import ANNOTATIONS
+            from common.data.images import ANNOTATIONS
 
             roles.update({c: "annotation" for c in ANNOTATIONS})
             roles.update({"image_path": "image", "image_width": "numeric", "image_height": "numeric"})
@@ -143,8 +143,8 @@ class Contest:
 
     def _read_raw(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         d = self.config.data
-        if d.modality == "image":  # label JSONs + image folders: one row per image (common.images)
-            from common.images import load_image_tables
+        if d.modality == "image":  # label JSONs + image folders: one row per image (common.data.images)
+            from common.data.images import load_image_tables
 
             return load_image_tables(self)
         id_cols = d.id_columns
@@ -258,7 +258,7 @@ class Contest:
     @cached_property
     def _alphabet(self) -> tuple[str, ...]:
         """A sequence target's characters, read once (n_classes is asked for by every fit)."""
-        from common.sequence import alphabet
+        from common.data.sequence import alphabet
 
         train, _ = self._read_raw()
         return alphabet(train[self.config.data.target].astype(str))

@@ -1,5 +1,5 @@
 """Which process may write. Under DDP (`accelerate launch`, `torchrun`) every process runs the same stage
-code and gets the same predictions (common.models.torch_trainer gathers them); only the main process
+code and gets the same predictions (common.models.torch.trainer gathers them); only the main process
 stores runs, reports and checkpoints. Both launchers set RANK; a plain run has none and is the main process."""
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 from scipy.stats import rankdata
 
 from common.config import Component
-from common.folds import Folds
+from common.data.folds import Folds
 from common.metrics import Metric
 from common.registry import Registry
 

@@ -8,13 +8,13 @@ what such a kill would. Unset (always, outside tests) a checkpoint is one enviro
 
 The points, in the order a pipeline meets them:
 
-    write:<folder>/<file>  a temporary file is complete, before it replaces <file> (common.io.atomic_path);
+    write:<folder>/<file>  a temporary file is complete, before it replaces <file> (common.data.io.atomic_path);
                            <folder> is the file's own folder's name: write:submissions/sub.txt
     feature:<step>         a feature step's tables are cached (common.features)
-    fold:<run label>:<k>   fold k of a cross-validation is fitted and predicted (common.train)
-    epoch:<k>              a torch model has saved its checkpoint after epoch k (common.models.torch_trainer)
-    save:<run id>          a run's files are staged, before the rename that publishes it (common.store)
-    saved:<run id>         a run is stored (common.pipeline)
+    fold:<run label>:<k>   fold k of a cross-validation is fitted and predicted (common.runs.train)
+    epoch:<k>              a torch model has saved its checkpoint after epoch k (common.models.torch.trainer)
+    save:<run id>          a run's files are staged, before the rename that publishes it (common.runs.store)
+    saved:<run id>         a run is stored (common.runs.pipeline)
     trial:<number>         an Optuna trial is finished and recorded in the study (common.optimize)
 """
 from __future__ import annotations

@@ -189,9 +189,9 @@ def qwk(y, p):
 @_register("string_accuracy", "maximize", ("multiclass", "sequence"), "label")
 def string_accuracy(y, p):
     """Whole-string accuracy: a prediction counts only if every character matches. Takes strings, or a
-    sequence target's (n, positions) codes with (n, positions, classes) probabilities (common.sequence)."""
+    sequence target's (n, positions) codes with (n, positions, classes) probabilities (common.data.sequence)."""
     if np.ndim(y) == 2:
-        from common.sequence import whole_string_hits
+        from common.data.sequence import whole_string_hits
 
         return float(np.mean(whole_string_hits(y, p)))
     return float(np.mean([str(a) == str(b) for a, b in zip(y, p, strict=True)]))

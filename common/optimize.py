@@ -17,9 +17,9 @@ import numpy as np
 from common.config import Component
 from common.errors import ConfigError, did_you_mean
 from common.faults import checkpoint, pid_alive
-from common.io import stable_hash
+from common.data.io import stable_hash
 from common.progress import progress as progress_bar
-from common.train import CVContext, CVResult, fit_oof
+from common.runs.train import CVContext, CVResult, fit_oof
 
 # {param: {type: float|int|categorical, low, high, log, choices}}
 DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {

@@ -30,12 +30,12 @@ import pandas as pd
 from common.config import Component
 from common.errors import ConfigError
 from common.features import SELECTED_FEATURES
-from common.io import read_json, save_figure, stable_hash, write_csv, write_json
+from common.data.io import read_json, save_figure, stable_hash, write_csv, write_json
 from common.metrics import Metric
 from common.models.base import create_model
 from common.progress import progress as progress_bar
-from common.report import pyplot
-from common.train import CVContext, fit_fold, fit_oof, take
+from common.reports.report import pyplot
+from common.runs.train import CVContext, fit_fold, fit_oof, take
 
 METHODS = ("permutation", "null")
 DEFAULT_THRESHOLDS = {"permutation": 2.0, "null": None}  # None: chosen by CV (see the module docstring)

@@ -31,19 +31,18 @@ MUTANTS = ROOT / "mutants"
 # concern: mutant-name patterns (mutmut names a mutant <module>.x_<function>__mutmut_<n>, or
 # <module>.xǁ<Class>ǁ<method>__mutmut_<n>)
 CRITICAL = {
-    "atomic writes": ["common.io.x_write_*", "common.io.x__remove_orphans__*"],
-    "run store": ["common.store.*"],
-    "fold guard": ["common.pipeline.x_current_runs__*", "common.folds.x_load_folds__*", "common.folds.x_save_folds__*"],
+    "atomic writes": ["common.data.io.x_write_*", "common.data.io.x__remove_orphans__*"],
+    "run store": ["common.runs.store.*"],
+    "fold guard": ["common.runs.pipeline.x_current_runs__*", "common.data.folds.x_load_folds__*", "common.data.folds.x_save_folds__*"],
     "ensembles": ["common.ensemble.*"],
-    "submission validation": [f"common.submission.x_{name}__*" for name in (
+    "submission validation": [f"common.submissions.files.x_{name}__*" for name in (
         "check_frame", "_check_values", "_check_strings", "_check_labels", "_check_scale", "_id_tuples", "_is_int",
         "read_submission", "check_submission", "write_submission", "build_submission")],
-    "credential redaction": ["common.submit.x__redact__*", "common.submit.x_run_kaggle__*",
-                             "common.submit.xǁKaggleCLIErrorǁ*"],
-    "checkpoint resume": ["common.models.torch_trainer.xǁTorchModelǁfit__*",
-                          "common.models.torch_trainer.x__rng_state__*",
-                          "common.models.torch_trainer.x__set_rng_state__*",
-                          "common.models.torch_trainer.x__save_checkpoint__*"],
+    "credential redaction": ["common.submissions.upload.x__redact__*", "common.submissions.upload.x_run_kaggle__*",
+                             "common.submissions.upload.xǁKaggleCLIErrorǁ*"],
+    "checkpoint resume": ["common.models.torch.trainer.xǁTorchModelǁfit__*",
+                          "common.models.torch.engine.x_save_checkpoint__*",
+                          "common.models.torch.engine.x_load_checkpoint__*"],
 }
 # Survivors that no test can kill, each with the reason (checked by hand with `mutmut show NAME`). mutmut
 # numbers a function's mutants afresh when that function changes: an entry then names another mutant,
@@ -77,118 +76,40 @@ EQUIVALENT: dict[str, str] = {
         "WeightedBlend without seed: a WeightedBlend never reads its seed",
     "common.ensemble.x__flat__mutmut_6":
         "reshape(n, -2): numpy takes any negative size as the one to infer",
-    "common.io.x_write_csv__mutmut_3":
+    "common.data.io.x_write_csv__mutmut_3":
         "to_csv(index=None): pandas takes a falsy index flag as False",
-    "common.io.x_write_npy__mutmut_10":
+    "common.data.io.x_write_npy__mutmut_10":
         "np.save(allow_pickle=None): refuses object arrays like False",
-    "common.io.x_write_text__mutmut_3":
+    "common.data.io.x_write_text__mutmut_3":
         "encoding=None: the locale's, UTF-8 on every machine the kit runs on (Python's C-locale coercion)",
-    "common.io.x_write_text__mutmut_5":
+    "common.data.io.x_write_text__mutmut_5":
         "no encoding: the locale's, UTF-8 (as above)",
-    "common.io.x_write_text__mutmut_7":
+    "common.data.io.x_write_text__mutmut_7":
         "'UTF-8' is 'utf-8'",
-    "common.submission.x__check_scale__mutmut_23":
+    "common.submissions.files.x__check_scale__mutmut_23":
         "values >= hi*10: for lo > 0, hi*10 > hi + span, so the band check flags them first",
-    "common.submission.x__check_scale__mutmut_25":
+    "common.submissions.files.x__check_scale__mutmut_25":
         "values > hi*11: as above, the upper tenfold test never decides",
-    "common.submission.x__check_scale__mutmut_55":
+    "common.submissions.files.x__check_scale__mutmut_55":
         "clip at 701: expm1(701) is finite too, and as far from any target's middle",
-    "common.submission.x__check_values__mutmut_35":
+    "common.submissions.files.x__check_values__mutmut_35":
         "to_numpy(dtype=None): pd.to_numeric's result converts to float64 anyway",
-    "common.submission.x__check_values__mutmut_42":
+    "common.submissions.files.x__check_values__mutmut_42":
         "to_numpy(dtype=None): as above (pandas 3 turns a nullable column's NA into NaN)",
-    "common.submission.x__check_values__mutmut_87":
+    "common.submissions.files.x__check_values__mutmut_87":
         "to_numpy(dtype=None): as above",
-    "common.submission.x_read_submission__mutmut_24":
+    "common.submissions.files.x_read_submission__mutmut_24":
         "encoding=None: the locale's, UTF-8 (as for write_text)",
-    "common.submission.x_read_submission__mutmut_27":
+    "common.submissions.files.x_read_submission__mutmut_27":
         "no encoding: the locale's, UTF-8",
-    "common.submission.x_read_submission__mutmut_30":
+    "common.submissions.files.x_read_submission__mutmut_30":
         "'UTF-8' is 'utf-8'",
-    "common.submission.x_read_submission__mutmut_68":
+    "common.submissions.files.x_read_submission__mutmut_68":
         "no header=None: pandas reads no header when names are given",
-    "common.submission.x_write_submission__mutmut_12":
+    "common.submissions.files.x_write_submission__mutmut_12":
         "to_csv(index=None): as for write_csv",
-    "common.submit.x__redact__mutmut_6":
+    "common.submissions.upload.x__redact__mutmut_6":
         "default 'XXXX' for an unset variable: shorter than the 8 characters a credential must have",
-    "common.models.torch_trainer.x__rng_state__mutmut_7":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__rng_state__mutmut_8":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__rng_state__mutmut_9":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__rng_state__mutmut_10":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__rng_state__mutmut_11":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__rng_state__mutmut_12":
-        "CUDA only: the CUDA RNG is saved on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_10":
-        "CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_14":
-        "CUDA only: torch.cuda.set_rng_state is lazy, a no-op on a machine without CUDA",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_11":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_12":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_13":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_15":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_16":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_17":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_18":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_19":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_20":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_21":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.x__set_rng_state__mutmut_22":
-        "CUDA only: the CUDA RNG is restored on a GPU",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_5":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_7":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_8":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_10":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_11":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_12":
-        "CUDA only: 'auto' picks CUDA when it is available",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_65":
-        "CUDA only: GradScaler disables itself without CUDA",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_66":
-        "CUDA only: GradScaler disables itself without CUDA",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_67":
-        "CUDA only: GradScaler disables itself without CUDA",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_83":
-        "CUDA only: map_location matters for a GPU checkpoint on another device",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_86":
-        "CUDA only: map_location matters for a GPU checkpoint on another device",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_31":
-        "CUDA only: .to(None) keeps the net on the CPU, where it is",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_145":
-        "CUDA only: target.to(None) keeps the batch on the CPU, where it is",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_84":
-        "weights_only=None: torch >= 2.6 loads weights-only by default",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_87":
-        "no weights_only: torch >= 2.6 loads weights-only by default",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_2":
-        "np.random.seed(None): the loop draws from torch's generators only",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_32":
-        "build_network(None, ...): the one subclass, MLPModel, reads neither X nor y there",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_33":
-        "build_network(X, None, ...): as above",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_136":
-        "zero_grad(set_to_none=None): every parameter gets a gradient each step, so zeros act as None",
-    "common.models.torch_trainer.xǁTorchModelǁfit__mutmut_137":
-        "zero_grad(set_to_none=False): as above",
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
           24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", -11: "crashed", -9: "crashed",

@@ -1,6 +1,6 @@
 """Open an HTML file in headless Chromium: did it render, did every image load, is the screenshot blank?
 
-Reusable by any report test (common.report, common.eda, ...):
+Reusable by any report test (common.reports.report, common.reports.eda, ...):
 
     from tests.browser import check_page
     page = check_page(html_path, tmp_path)       # PageCheck; raises BrowserUnavailable without Chromium

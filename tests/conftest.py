@@ -80,7 +80,7 @@ FAST_MODELS = [{"name": "ridge"}, {"name": "lightgbm", "params": {"n_estimators"
 
 
 def section_rows(page: str, heading: str) -> list[list[str]]:
-    """The cells of every body row of the tables in one section of a common.report HTML page."""
+    """The cells of every body row of the tables in one section of a common.reports.report HTML page."""
     part = page[page.index(f"<h2>{heading}</h2>"):]
     part = part[:part.index("</section>")]
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.DOTALL)
@@ -92,7 +92,7 @@ def section_rows(page: str, heading: str) -> list[list[str]]:
 @pytest.fixture
 def regression_contest(tmp_path):
     """A steam-like contest with 300 training rows and two fast models."""
-    from common.datasets.steam import make_steam
+    from common.data.datasets.steam import make_steam
 
     train, test = make_steam(300, 200, seed=1)
     config = {

@@ -2,9 +2,8 @@
 
 Heavy libraries (lightgbm, torch, ...) are imported inside `fit`, so listing models is instant.
 """
-from common.models import (  # noqa: F401
-    catboost, lightgbm, sequence, sklearn, text, torch_image, torch_tabular, torch_text, xgboost,
-)
+from common.models import catboost, lightgbm, sequence, sklearn, tfidf, xgboost  # noqa: F401
+from common.models.torch import image, tabular, text  # noqa: F401
 from common.models.base import MODELS, Model, create_model
 
 __all__ = ["MODELS", "Model", "create_model"]

@@ -30,7 +30,7 @@ class Model:
     tasks: tuple[str, ...] = ("regression", "binary", "multiclass")
     #: input roles it reads; the fold loop hands it only those columns (text stays away from a GBDT)
     takes: frozenset[str] = frozenset({"numeric", "categorical"})
-    #: the contest metric for model selection on the validation fold, set by the fold loop (common.train)
+    #: the contest metric for model selection on the validation fold, set by the fold loop (common.runs.train)
     metric: Any = None
 
     def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
@@ -69,14 +69,14 @@ class Model:
 def create_model(spec: Any, task: str, seed: int = 0, n_classes: int | None = None,
                  target_transform: str | None = None) -> Model:
     """Build the model a config block `{name, params}` describes; `target_transform` (regression) wraps it
-    so it learns the transformed target and predicts on the original scale (common.target)."""
+    so it learns the transformed target and predicts on the original scale (common.models.target)."""
     import common.models  # noqa: F401  (fills the registry)
 
     check_params(spec)
     model = MODELS.create(spec.name, task=task, seed=seed, n_classes=n_classes, **spec.params)
     model.check_task()
     if target_transform and task == "regression":
-        from common.target import TransformedTarget
+        from common.models.target import TransformedTarget
 
         return TransformedTarget(model, target_transform)
     return model
@@ -113,19 +113,26 @@ def check_params(spec: Any) -> None:
         raise ConfigError(f"model {spec.name!r} has no param(s) {unknown}; it takes {sorted(accepted)}.{hints}")
 
 
+def input_roles(X: Any) -> dict[str, str]:
+    """The role of each column of a feature frame as models see it: numeric, categorical (pandas category
+    dtype), text (strings), or what `X.attrs["roles"]` marks (images)."""
+    import pandas as pd
+
+    marked = X.attrs.get("roles", {})
+    roles = {}
+    for column in X.columns:
+        dtype = X[column].dtype
+        roles[column] = marked.get(column) or (
+            "categorical" if isinstance(dtype, pd.CategoricalDtype) else
+            "numeric" if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) else "text")
+    return roles
+
+
 def model_inputs(X: Any, takes: frozenset[str]) -> Any:
-    """The columns of a frame a model reads: numbers, categories (pandas category dtype), text (strings),
-    images (columns marked so in `X.attrs["roles"]`)."""
+    """The columns of a frame a model reads: those whose role (`input_roles`) the model takes."""
     import pandas as pd
 
     if not isinstance(X, pd.DataFrame):
         return X
-    keep, marked = [], X.attrs.get("roles", {})
-    for column in X.columns:
-        dtype = X[column].dtype
-        role = marked.get(column) or (
-            "categorical" if isinstance(dtype, pd.CategoricalDtype) else
-            "numeric" if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) else "text")
-        if role in takes:
-            keep.append(column)
+    keep = [column for column, role in input_roles(X).items() if role in takes]
     return X if len(keep) == X.shape[1] else X[keep]

@@ -1,4 +1,4 @@
-"""Sequence targets (common.sequence) learned position by position with any registered classifier."""
+"""Sequence targets (common.data.sequence) learned position by position with any registered classifier."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Tmall repeat buyers: (user, merchant) features from the 54.9 M-row behaviour log, with polars.
 
-The log CSV is converted once to parquet with compact dtypes (common.logs, cached by the file's
+The log CSV is converted once to parquet with compact dtypes (common.data.logs, cached by the file's
 digest); the aggregates below are lazy polars queries over it, and their result is cached again,
 keyed by the log, the user-info file, the pairs and this module's source, so a rerun reads one
 small parquet. `pair_features_pandas` is the same features in pandas: the reference the tests
@@ -23,8 +23,8 @@ import polars as pl
 
 from common.errors import DataError
 from common.features import FEATURES
-from common.io import atomic_path, stable_hash
-from common.logs import PARQUET_OPTIONS, LogSchema, aggregate_runs, cached_query, open_log, parquet_path, read_log
+from common.data.io import atomic_path, stable_hash
+from common.data.logs import PARQUET_OPTIONS, LogSchema, aggregate_runs, cached_query, open_log, parquet_path, read_log
 
 ACTIONS = ("click", "cart", "buy", "fav")  # action_type 0..3
 MMDD = [m * 100 + d for m, n in {5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}.items()
@@ -88,8 +88,8 @@ def _pair_key(user: str, merchant: str) -> pl.Expr:
 def pair_features_polars(frame: pl.DataFrame, info: pl.LazyFrame, pairs: pl.LazyFrame) -> pl.DataFrame:
     """One row per pair (user_id, merchant_id, in `pairs` order) with every feature; NaN where no log row.
 
-    The log `frame` must hold each user's rows together, in any order of users (`common.logs.open_log(...,
-    group_by="user_id")`): users are then grouped by slices instead of hashing (`common.logs.aggregate_runs`).
+    The log `frame` must hold each user's rows together, in any order of users (`common.data.logs.open_log(...,
+    group_by="user_id")`): users are then grouped by slices instead of hashing (`common.data.logs.aggregate_runs`).
     Distinct counts over the whole log are the costly part, so each is paid once: per user in that query,
     per merchant only over purchases.
     """
@@ -117,7 +117,7 @@ def pair_features_polars(frame: pl.DataFrame, info: pl.LazyFrame, pairs: pl.Lazy
     user, merchant, buyers, pair, info = pl.collect_all([user, merchant, buyers, pair, info], engine="streaming")
     if user["user_id"].n_unique() < len(user):  # a user in two runs: the log was not grouped
         raise ValueError("pair_features_polars: the log must hold each user's rows together; open it with "
-                         "common.logs.open_log(..., group_by='user_id')")
+                         "common.data.logs.open_log(..., group_by='user_id')")
     merchant = (merchant.join(buyers, on="seller_id", how="left")
                 .with_columns(pl.col("m_buyers", "m_repeat_buyers").fill_null(0)).rename({"seller_id": "merchant_id"}))
     out = (pairs.join(info, on="user_id", how="left")
@@ -185,7 +185,7 @@ def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs:
     if result.is_file():
         return pd.read_parquet(result)
 
-    def write(frame: pd.DataFrame, path: Path) -> None:  # common.logs' settings, in pyarrow's words
+    def write(frame: pd.DataFrame, path: Path) -> None:  # common.data.logs' settings, in pyarrow's words
         with atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False, compression=PARQUET_OPTIONS["compression"],
                              row_group_size=PARQUET_OPTIONS["row_group_size"], write_statistics=PARQUET_OPTIONS["statistics"])
@@ -205,7 +205,7 @@ def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs:
 
 
 def _check_values_pandas(frame: pd.DataFrame, schema: LogSchema, path: Path, what: str) -> None:
-    """What common.logs checks on the polars side: no empty required cell, no unknown code."""
+    """What common.data.logs checks on the polars side: no empty required cell, no unknown code."""
     for column in frame.columns:
         problems = [] if column in schema.nullable else [(frame[column].isna(), "is empty")]
         if column in schema.allowed:

@@ -1,5 +1,5 @@
 """The `compkit` command line: demo, generate and list (run, runs, submit and friends are tested with the
-pipeline and common.submit)."""
+pipeline and common.submissions.upload)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ import yaml
 
 from common import cli as cli_module
 from common.cli import main as cli
-from common.datasets import GENERATORS
-from common.datasets.tmall import FILES as TMALL_FILES
+from common.data.datasets import GENERATORS
+from common.data.datasets.tmall import FILES as TMALL_FILES
 from tests.conftest import REPO, copy_contest, run_script
 
 STEAM = REPO / "competitions" / "steam"
@@ -97,7 +97,7 @@ def test_list_filters_with_a_wildcard(capsys):
 def test_demo_generates_data_only_when_the_files_are_missing(tmp_path, monkeypatch, capsys):
     root = copy_contest(STEAM, tmp_path / "steam")
     ran = []
-    monkeypatch.setattr("common.pipeline.run_stages", lambda contest_dir: ran.append(contest_dir))
+    monkeypatch.setattr("common.runs.pipeline.run_stages", lambda contest_dir: ran.append(contest_dir))
     cli_module.main(["demo", "--contest", str(root)])
     train = root / "data" / "raw" / "zhengqi_train.txt"
     assert "generated synthetic steam data" in capsys.readouterr().out and ran == [root.resolve()]
@@ -124,6 +124,6 @@ def test_demo_runs_the_steam_contest_end_to_end(tmp_path):
         assert (root / "reports" / report).is_file(), report
     assert len((root / "submissions" / "steam_submission.txt").read_text().splitlines()) == 1925
     from common.contest import Contest
-    from common.submit import validate_file
+    from common.submissions.upload import validate_file
 
     validate_file(Contest.load(root), root / "submissions" / "steam_submission.txt")

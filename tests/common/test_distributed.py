@@ -64,8 +64,8 @@ def test_two_processes_on_gloo_fit_the_same_fold_as_one(tmp_path):
 
 
 def test_only_the_main_process_stores_a_run(tmp_path, monkeypatch):
-    from common.store import RunStore
-    from common.train import CVResult
+    from common.runs.store import RunStore
+    from common.runs.train import CVResult
 
     result = CVResult(np.zeros(3), np.zeros(2), [0.1], 0.1, [1.0])
     monkeypatch.setenv("RANK", "1")

@@ -4,8 +4,8 @@ import re
 import pandas as pd
 
 from common.contest import Contest
-from common.datasets.steam import SHIFTED
-from common.eda import eda_report, missing_table, target_relation
+from common.data.datasets.steam import SHIFTED
+from common.reports.eda import eda_report, missing_table, target_relation
 from tests.conftest import section_rows
 
 SECTIONS = ["Overview", "Target", "Train vs test shift", "Target vs features", "Correlations", "Missing values",

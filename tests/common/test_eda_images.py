@@ -10,11 +10,11 @@ import yaml
 from PIL import Image
 
 from common.contest import Contest
-from common.datasets import GENERATORS
-from common.datasets.streetchar import DIGIT_P, N_DIGITS_P, make_labels
-from common.eda import eda_report
+from common.data.datasets import GENERATORS
+from common.data.datasets.streetchar import DIGIT_P, N_DIGITS_P, make_labels
+from common.reports.eda import eda_report
 from common.errors import DataError
-from common.images import boxes_frame, read_mchar_labels
+from common.data.images import boxes_frame, read_mchar_labels
 from tests.conftest import SHARED_DATA, section_rows
 
 SECTIONS = ["Overview", "Sample images", "Image sizes", "Digits per image", "Digit class balance", "Box sizes",

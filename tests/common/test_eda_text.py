@@ -10,10 +10,10 @@ import yaml
 
 from common.config import parse_config
 from common.contest import Contest
-from common.datasets import GENERATORS
-from common.datasets.news import CLASS_COUNTS, MAX_ID, PUNCTUATION, class_sizes, make_news, signature_tokens
-from common.eda import eda_report
-from common.eda_text import class_balance, class_token_counts, distinctive_tokens, length_shift, top_tokens
+from common.data.datasets import GENERATORS
+from common.data.datasets.news import CLASS_COUNTS, MAX_ID, PUNCTUATION, class_sizes, make_news, signature_tokens
+from common.reports.eda import eda_report
+from common.reports.eda_text import class_balance, class_token_counts, distinctive_tokens, length_shift, top_tokens
 from common.errors import ConfigError, DataError
 from tests.conftest import SHARED_DATA, section_rows
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from common.features import FEATURES, FeatureContext
-from common.folds import make_folds
+from common.data.folds import make_folds
 
 
 def _setup(task="binary", n=300, seed=0):

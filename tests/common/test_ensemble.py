@@ -3,7 +3,7 @@ import pytest
 
 from common.config import Component
 from common.ensemble import ENSEMBLERS, blend, compare
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 
 MSE, AUC = get_metric("mse"), get_metric("auc")

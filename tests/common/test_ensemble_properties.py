@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from common.config import Component
 from common.ensemble import ENSEMBLERS, blend
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 
 SETTINGS = settings(max_examples=30, deadline=None)

@@ -7,10 +7,10 @@ ort = pytest.importorskip("onnxruntime")
 
 from common.cli import main
 from common.config import Component
-from common.folds import Folds
+from common.data.folds import Folds
 from common.metrics import get_metric
-from common.store import RunStore
-from common.train import CVContext, fit_oof
+from common.runs.store import RunStore
+from common.runs.train import CVContext, fit_oof
 
 
 def test_a_torch_run_exports_one_onnx_file_per_fold_that_predicts_as_torch(tmp_path, capsys):

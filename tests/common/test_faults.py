@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from common.faults import checkpoint
-from common.models.torch_engine import read_checkpoint
-from common.store import RunStore
+from common.models.torch.engine import read_checkpoint
+from common.runs.store import RunStore
 from tests.conftest import REPO, write_contest
 
 STAGES = REPO / "templates" / "{{cookiecutter.competition_slug}}"
@@ -71,7 +71,7 @@ def files(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """A contest run without interruption: stages 03, 04 and 07."""
-    from common.datasets.steam import make_steam
+    from common.data.datasets.steam import make_steam
 
     train, test = make_steam(300, 200, seed=1)
     root = write_contest(tmp_path_factory.mktemp("reference") / "steam", _config(), train, test, sep="\t",
@@ -188,7 +188,7 @@ def test_stage_06_killed_between_and_inside_trials_resumes(reference, tmp_path):
 
 # ---------------------------------------------------------------- stage 07
 def test_stage_07_killed_while_writing_the_submission_keeps_the_old_one(reference, tmp_path):
-    from common.submit import read_provenance
+    from common.submissions.upload import read_provenance
 
     root = fresh_copy(reference, tmp_path, "submissions", "reports")
     config = yaml.safe_load((root / "config.yaml").read_text())

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 
 from common.config import Component
-from common.datasets.steam import SHIFTED, make_steam
+from common.data.datasets.steam import SHIFTED, make_steam
 from common.features import FEATURES, FeatureContext, build_features
-from common.folds import make_folds
-from common.shift import ks_table
+from common.data.folds import make_folds
+from common.features.shift import ks_table
 
 
 def _ctx(n, tmp_path):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import StratifiedGroupKFold
 
 from common.errors import ConfigError, FoldMismatchError
-from common.folds import load_folds, make_folds, save_folds, stratified_group_folds
+from common.data.folds import load_folds, make_folds, save_folds, stratified_group_folds
 
 
 def tmall_like(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +171,7 @@ def test_every_scheme_validates_each_row_at_most_once_and_group_folds_keep_group
 @given(assignment=st.lists(st.integers(-1, 4), min_size=2, max_size=60), digest=st.text(max_size=8),
        row=st.integers(0, 59))
 def test_saved_folds_round_trip_and_any_one_change_changes_the_hash(tmp_path_factory, assignment, digest, row):
-    from common.folds import Folds
+    from common.data.folds import Folds
 
     folds = Folds(np.array(assignment, dtype=np.int64), "kfold", digest)
     again = load_folds(save_folds(folds, tmp_path_factory.mktemp("folds")))

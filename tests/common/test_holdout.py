@@ -5,7 +5,7 @@ import pytest
 
 from common.contest import Contest
 from common.errors import DataError
-from common.pipeline import train_model
+from common.runs.pipeline import train_model
 from tests.conftest import classification_frames, write_contest
 
 
@@ -54,7 +54,7 @@ def test_a_label_derived_column_is_an_annotation_never_a_feature(tmp_path):
 
 
 def test_street_chars_holdout_from_the_validation_json(tmp_path):
-    from common.datasets.streetchar import write_street_chars
+    from common.data.datasets.streetchar import write_street_chars
 
     raw = tmp_path / "sc" / "data" / "raw"
     write_street_chars(raw, n_train=30, n_val=12, n_test=10)
@@ -76,7 +76,7 @@ def test_street_chars_holdout_from_the_validation_json(tmp_path):
 
 
 def test_the_second_split_of_a_holdout_is_k_fold_over_every_labelled_row(tmp_path):
-    from common.recheck import second_split
+    from common.runs.recheck import second_split
 
     contest = Contest.load(_contest(tmp_path))
     folds = contest.folds()

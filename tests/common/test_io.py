@@ -1,4 +1,4 @@
-"""common.io: atomic writes (a failed or killed write keeps the previous file and leaves no temporary one),
+"""common.data.io: atomic writes (a failed or killed write keeps the previous file and leaves no temporary one),
 the file digest and its memo; reading raw tables with clear errors."""
 import hashlib
 import mmap
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xxhash
 
-from common import io
+from common.data import io
 from common.errors import DataError
 from tests.conftest import dead_pid
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from common import io
+from common.data import io
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False) | st.text(),
@@ -167,7 +167,7 @@ def test_the_temporary_file_of_a_writer_killed_mid_write_is_removed_by_the_next_
     import subprocess
     import sys
 
-    code = ("import os, signal, sys\nfrom common.io import atomic_path\n"
+    code = ("import os, signal, sys\nfrom common.data.io import atomic_path\n"
             "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.txt")], check=False, timeout=60)
     assert len(list(tmp_path.glob(".a.txt.*.tmp"))) == 1  # left behind by the kill

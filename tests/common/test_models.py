@@ -34,7 +34,7 @@ def _data(task, n=400, seed=0):
 
 
 def _strings(signal, switch):
-    from common.sequence import encode_sequences
+    from common.data.sequence import encode_sequences
 
     first = np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype(str)
     texts = [a + ("7" if s > 0 else "") for a, s in zip(first, switch)]
@@ -114,7 +114,7 @@ def test_regression_only_model_refuses_classification():
 
 def _count_epochs(monkeypatch) -> list:
     """Count the epochs a TorchModel fit runs (each ends with one validation pass)."""
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     calls, evaluate = [], TorchModel._evaluate
     monkeypatch.setattr(TorchModel, "_evaluate", lambda self, loader: calls.append(1) or evaluate(self, loader))
@@ -126,9 +126,9 @@ def test_mlp_resumes_from_its_checkpoint_exactly(tmp_path, monkeypatch):
     optimizer and RNG states, and ends exactly where an uninterrupted 6-epoch fit ends."""
     import torch
 
-    from common.models import torch_trainer
-    from common.models.torch_engine import read_checkpoint
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch import trainer as torch_trainer
+    from common.models.torch.engine import read_checkpoint
+    from common.models.torch.trainer import TorchModel
 
     X, y, Xv, yv = _data("regression")
     params = {"epochs": 6, "patience": 50, "batch_size": 64, "lr": 3e-3}
@@ -212,7 +212,7 @@ def test_model_takes_categoricals_nan_and_unseen_levels(name, task):
     assert np.all(np.isfinite(pred))
     seen = slice(10, None)  # the category carries the signal: a model that used it beats the numbers alone
     if task == "sequence":
-        from common.sequence import whole_string_hits
+        from common.data.sequence import whole_string_hits
 
         first_right = (pred[seen, 0].argmax(-1) == yv[seen, 0]).mean()  # the first character follows the category
         assert first_right > 0.7 and whole_string_hits(yv, pred).shape == (100,)

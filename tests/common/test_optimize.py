@@ -4,10 +4,10 @@ import pytest
 
 from common.config import Component
 from common.errors import ConfigError
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 from common.optimize import best_params, fold_median_pruner, search, space_for, start_params
-from common.train import CVContext, fit_oof
+from common.runs.train import CVContext, fit_oof
 
 
 def _problem(n=240, seed=0):

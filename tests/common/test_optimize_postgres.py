@@ -27,10 +27,10 @@ import sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from common.config import Component
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 from common.optimize import search
-from common.train import CVContext
+from common.runs.train import CVContext
 
 url, name, n_trials, ready, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 rng = np.random.default_rng(0)

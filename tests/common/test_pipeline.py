@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from common import stages
+from common.stages import ensemble as ensemble_stage
 from common.contest import Contest
-from common.datasets.steam import make_steam
+from common.data.datasets.steam import make_steam
 from common.errors import FoldMismatchError, KitError
-from common.pipeline import current_runs, prune_runs, train_model
-from common.recheck import honest_runs
-from common.store import RunStore
+from common.runs.pipeline import current_runs, prune_runs, train_model
+from common.runs.recheck import honest_runs
+from common.runs.store import RunStore
 from tests.conftest import REPO, run_script, write_contest
 
 STAGES = REPO / "templates" / "{{cookiecutter.competition_slug}}"
@@ -43,7 +43,7 @@ def test_a_changed_target_transform_leaves_the_old_runs_out(regression_contest, 
     assert {r.run_id for r in current_runs(contest, fs, folds, out=lines.append)} == {r.run_id for r in new}
     assert lines and lines[0].startswith("left out 2 run(s)") and "--prune" in lines[0]
 
-    stages.ensemble(contest, argparse.Namespace())
+    ensemble_stage.main(contest, argparse.Namespace())
     table = pd.read_csv(contest.reports_dir / "ensemble_comparison.csv")
     singles = set(table.loc[table["kind"] == "single", "strategy"])
     assert singles == {r.run_id for r in new}  # the blend never saw the runs of the old target

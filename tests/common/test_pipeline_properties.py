@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.errors import FoldMismatchError, KitError
-from common.pipeline import current_runs
-from common.store import RunStore
-from common.train import CVResult
+from common.runs.pipeline import current_runs
+from common.runs.store import RunStore
+from common.runs.train import CVResult
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 KEY, HASH = "key-now", "hash-now"

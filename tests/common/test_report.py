@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.report import Report
+from common.reports.report import Report
 
 
 def _figure(kind: str):

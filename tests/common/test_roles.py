@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from common.errors import DataError
-from common.roles import apply_roles, infer_roles, override_hint
+from common.data.roles import apply_roles, infer_roles, override_hint
 
 
 def _frames(n=60, seed=0):

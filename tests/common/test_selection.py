@@ -10,10 +10,10 @@ from common.config import Component, parse_config
 from common.contest import Contest
 from common.errors import ConfigError, DataError
 from common.features import SELECTED_FEATURES, FeatureContext, build_features
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 from common.selection import save_selection, select, select_contest_features
-from common.train import CVContext
+from common.runs.train import CVContext
 from tests.conftest import classification_frames, write_contest
 
 INFORMATIVE = ["a", "b", "c", "d"]

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common import stages
+from common.stages import ensemble as ensemble_stage
 from common.contest import Contest
 from common.errors import SubmissionError
 from common.metrics import get_metric
-from common.pipeline import train_model
-from common.sequence import alphabet, decode_sequences, encode_sequences
-from common.submission import check_frame, spec_for
+from common.runs.pipeline import train_model
+from common.data.sequence import alphabet, decode_sequences, encode_sequences
+from common.submissions.files import check_frame, spec_for
 from tests.conftest import write_contest
 
 
@@ -57,7 +57,7 @@ def test_a_sequence_contest_goes_from_oof_to_a_blended_string_submission(tmp_pat
     for run in runs:
         assert run.oof.shape == (240, 2, 6) and run.test.shape == (60, 2, 6) and run.score > 0.8
 
-    stages.ensemble(contest, argparse.Namespace())
+    ensemble_stage.main(contest, argparse.Namespace())
     table = pd.read_csv(root / "reports" / "ensemble_comparison.csv")
     assert {"mean", "weighted", "hill_climb"} <= set(table["strategy"])
     assert not {"rank", "stacking"} & set(table["strategy"])  # one score per row / a flat meta-model do not apply

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from common import stages
+from common.stages import ensemble as ensemble_stage, train as train_stage
 from common.contest import Contest
 from common.errors import ConfigError
-from common.submit import read_provenance
+from common.submissions.upload import read_provenance
 from tests.conftest import REPO, classification_frames, run_script, write_contest
 
 STAGES = REPO / "templates" / "{{cookiecutter.competition_slug}}"
@@ -132,7 +132,7 @@ def _set(root, section, **values):
 
 
 def _train(root, capsys, force=False):
-    stages.train(Contest.load(root), argparse.Namespace(only=None, force=force))
+    train_stage.main(Contest.load(root), argparse.Namespace(only=None, force=force))
     return [line for line in capsys.readouterr().out.splitlines() if " CV mse " in line]
 
 
@@ -160,7 +160,7 @@ def test_train_reuses_finished_runs_and_force_retrains_them(regression_contest, 
 def blended(regression_contest, capsys):
     """A regression contest with two runs and a first stage-07 pass (choose: best); its comparison table."""
     _train(regression_contest, capsys)
-    stages.ensemble(Contest.load(regression_contest), argparse.Namespace())
+    ensemble_stage.main(Contest.load(regression_contest), argparse.Namespace())
     capsys.readouterr()
     return regression_contest, pd.read_csv(regression_contest / "reports" / "ensemble_comparison.csv")
 
@@ -173,14 +173,14 @@ def test_ensemble_choose_writes_the_named_strategy_or_run(blended, kind):
     assert choice != best
     _set(root, "ensemble", choose=choice)
     contest = Contest.load(root)
-    stages.ensemble(contest, argparse.Namespace())
+    ensemble_stage.main(contest, argparse.Namespace())
     submission = root / "submissions" / "sub.txt"
     info = read_provenance(submission)
     assert info["strategy"] == choice
     assert info["cv_score"] == pytest.approx(table.set_index("strategy").loc[choice, "cv_score"], rel=1e-12)
     # the file holds the chosen strategy's (or run's) test predictions, compared again here from the runs
     from common.ensemble import compare
-    from common.pipeline import current_runs
+    from common.runs.pipeline import current_runs
 
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     runs = current_runs(contest, fs, folds)
@@ -197,7 +197,7 @@ def test_ensemble_choose_of_an_unknown_name_names_the_choices(blended):
     before = submission.read_bytes()
     _set(root, "ensemble", choose="means")
     with pytest.raises(ConfigError) as refused:
-        stages.ensemble(Contest.load(root), argparse.Namespace())
+        ensemble_stage.main(Contest.load(root), argparse.Namespace())
     message = str(refused.value)
     assert message.startswith("ensemble.choose 'means' is not among the strategies and runs compared")
     assert all(repr(name) in message for name in table["strategy"]) and "Did you mean 'mean'?" in message

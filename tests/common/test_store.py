@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from common.errors import FoldMismatchError
-from common.store import RunStore, check_same_folds, run_id_for
-from common.train import CVResult
+from common.runs.store import RunStore, check_same_folds, run_id_for
+from common.runs.train import CVResult
 from tests.conftest import dead_pid
 
 
@@ -62,7 +62,7 @@ def test_a_half_written_run_is_invisible(tmp_path):
 
 
 def test_a_run_whose_save_fails_half_way_leaves_the_previous_run(tmp_path, monkeypatch):
-    from common import store as store_module
+    from common.runs import store as store_module
 
     store = RunStore(tmp_path / "runs")
     meta = {"model": {"name": "ridge"}, "fold_hash": "aaa"}

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from common.errors import FoldMismatchError
-from common.store import Run, RunStore, check_same_folds, run_id_for
-from common.train import CVResult
+from common.runs.store import Run, RunStore, check_same_folds, run_id_for
+from common.runs.train import CVResult
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FLOATS = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=6),
@@ -189,7 +189,7 @@ def test_saving_over_a_run_whose_old_files_cannot_all_be_deleted_still_publishes
 
 
 def test_a_failed_save_reports_its_own_error_even_when_the_cleanup_fails_too(tmp_path, monkeypatch):
-    from common import store as store_module
+    from common.runs import store as store_module
 
     store = RunStore(tmp_path)
 
@@ -229,7 +229,7 @@ def test_a_staging_folder_this_process_left_earlier_is_replaced(tmp_path):
 
 
 def test_a_run_is_published_after_the_save_fault_point(tmp_path, monkeypatch):
-    from common import store as store_module
+    from common.runs import store as store_module
 
     seen = []
     monkeypatch.setattr(store_module, "checkpoint",

@@ -7,7 +7,7 @@ import pytest
 from common.contest import Contest
 from common.errors import SubmissionError
 from common.metrics import get_metric
-from common.submission import (build_submission, check_frame, choose_threshold, predictions_to_values, spec_for,
+from common.submissions.files import (build_submission, check_frame, choose_threshold, predictions_to_values, spec_for,
                                write_submission)
 from tests.conftest import write_contest
 

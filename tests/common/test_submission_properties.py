@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.errors import SubmissionError
-from common.submission import SubmissionSpec, build_submission, check_submission, read_submission, write_submission
+from common.submissions.files import SubmissionSpec, build_submission, check_submission, read_submission, write_submission
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FLOAT_FORMATS = st.sampled_from([None, "%.6f", "%.4f", "%.10g", "%.3e"])
@@ -135,7 +135,7 @@ def test_ids_out_of_order_or_replaced_are_refused(tmp_path, n, data):
 def _scale(values, lo, hi):
     """check_frame of a lines file of `values` against a training target ranging over [lo, hi]."""
     values = np.asarray(values, dtype=float)
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     check_frame(pd.DataFrame({"prediction": values}), SubmissionSpec("lines", len(values), target_range=(lo, hi)))
 
@@ -197,7 +197,7 @@ def test_values_too_large_for_expm1_are_refused_without_a_numpy_overflow():
 
 
 def _strings(values, labels=tuple("0123456789")):
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     spec = SubmissionSpec("csv", len(values), ("file", "code"), tuple(range(len(values))), kind="string", labels=labels)
     check_frame(pd.DataFrame({"file": range(len(values)), "code": values}), spec)
@@ -219,7 +219,7 @@ def test_a_missing_string_is_refused_with_or_without_known_characters(missing):
 
 
 def test_a_label_outside_the_known_ones_is_named_as_written_with_at_most_15_labels():
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     labels = tuple(range(20))
     spec = SubmissionSpec("csv", 3, ("id", "y"), (0, 1, 2), integer=True, kind="label", labels=labels)
@@ -231,7 +231,7 @@ def test_a_label_outside_the_known_ones_is_named_as_written_with_at_most_15_labe
 
 
 def test_each_check_names_the_file_it_checked():
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     cases = [  # (spec, a bad value column)
         (SubmissionSpec("lines", 2, kind="string", labels=("1",)), ["1", "2"]),
@@ -245,7 +245,7 @@ def test_each_check_names_the_file_it_checked():
 
 
 def test_a_value_that_is_no_finite_number_is_named_with_the_cure():
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     with pytest.raises(SubmissionError) as err:
         check_frame(pd.DataFrame({"prediction": [0.5, np.inf, 0.2]}), SubmissionSpec("lines", 3))
@@ -255,7 +255,7 @@ def test_a_value_that_is_no_finite_number_is_named_with_the_cure():
 
 @pytest.mark.parametrize("values", [[1, 2, 3], [1, None, 3]])
 def test_nullable_integer_predictions_are_checked_like_any_number(values):
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     frame = pd.DataFrame({"prediction": pd.array(values, dtype="Int64")})
     if None in values:
@@ -273,7 +273,7 @@ def test_a_lines_frame_has_one_prediction_column_and_ids_come_only_from_the_id_f
 
 
 def test_a_composite_key_is_checked_as_tuples_in_order():
-    from common.submission import check_frame
+    from common.submissions.files import check_frame
 
     ids = (("a", 1), ("a", 2), ("b", 1))
     spec = SubmissionSpec("csv", 3, ("user", "item", "p"), ids)

@@ -19,9 +19,9 @@ import yaml
 from common.cli import main as cli
 from common.contest import Contest
 from common.errors import ConfigError, SubmissionError
-from common.leaderboard import SubmissionLog, merge_scores, parse_kaggle_submissions
-from common.submission import build_submission, spec_for
-from common.submit import KaggleCLIError, read_provenance, submit, validate_file, write_provenance
+from common.submissions.leaderboard import SubmissionLog, merge_scores, parse_kaggle_submissions
+from common.submissions.files import build_submission, spec_for
+from common.submissions.upload import KaggleCLIError, read_provenance, submit, validate_file, write_provenance
 from tests.conftest import classification_frames, write_contest
 
 REPO = Path(__file__).resolve().parents[2]

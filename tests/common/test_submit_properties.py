@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common import submit
-from common.submit import KaggleCLIError, _redact, run_kaggle
+from common.submissions import upload as submit
+from common.submissions.upload import KaggleCLIError, _redact, run_kaggle
 
 SECRET_VARS = ("KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_IAP_TOKEN")
 # a token always holds a digit and PROSE never does: prose around a token can never contain one by chance

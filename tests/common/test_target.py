@@ -4,10 +4,10 @@ import pytest
 
 from common.config import Component
 from common.errors import DataError
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
-from common.target import TARGET_TRANSFORMS
-from common.train import CVContext, fit_oof
+from common.models.target import TARGET_TRANSFORMS
+from common.runs.train import CVContext, fit_oof
 
 
 @pytest.mark.parametrize("name", TARGET_TRANSFORMS.list())

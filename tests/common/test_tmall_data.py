@@ -8,10 +8,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from common.contest import Contest
-from common.datasets import GENERATORS
-from common.datasets.tmall import FILES, REAL_LABELS, make_tmall
+from common.data.datasets import GENERATORS
+from common.data.datasets.tmall import FILES, REAL_LABELS, make_tmall
 from common.errors import DataError
-from common.logs import parquet_path
+from common.data.logs import parquet_path
 from tests.conftest import REPO
 
 CONTEST = REPO / "competitions" / "tmall_repeat_buyer"
@@ -180,7 +180,7 @@ def test_the_pandas_build_checks_the_same_values(features_module, tmp_path, bad_
 def test_renamed_log_column_is_named(features_module, tmp_path):
     log = tmp_path / "user_log_format1.csv"
     log.write_text("\n".join([LOG_HEADER.replace("seller_id", "merchant_id"), *GOOD]) + "\n")
-    from common.logs import read_log
+    from common.data.logs import read_log
 
     with pytest.raises(DataError, match="missing \\['seller_id'\\]"):
         read_log(log, features_module.LOG_SCHEMA, tmp_path)
@@ -188,7 +188,7 @@ def test_renamed_log_column_is_named(features_module, tmp_path):
 
 def test_a_failure_after_the_conversion_keeps_the_checked_parquet(small, features_module, tmp_path):
     """The parquet is written in the background while the features are built; a bug in that work loses no conversion."""
-    from common.logs import is_grouped, open_log, parquet_path
+    from common.data.logs import is_grouped, open_log, parquet_path
 
     m, messages = features_module, []
     with pytest.raises(RuntimeError, match="bug in a feature"):
@@ -214,7 +214,7 @@ def test_the_log_is_grouped_by_user_in_no_order(small):
 def test_features_do_not_depend_on_the_log_order(small, features_module, tmp_path, order):
     """The same features from the log as written (grouped, users in no order), sorted by user, or shuffled;
     a shuffled log is cached grouped, and pair_features_polars refuses a log that is not grouped."""
-    from common.logs import is_grouped, read_log
+    from common.data.logs import is_grouped, read_log
 
     m, pairs = features_module, _pairs(small)
     expected = m.build_pair_features(small / FILES[2], small / FILES[3], pairs, tmp_path / "as_written", log=lambda _: None)

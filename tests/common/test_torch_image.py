@@ -8,9 +8,9 @@ import pytest
 
 from common.config import Component
 from common.errors import ConfigError, DataError
-from common.images import read_mchar_labels
+from common.data.images import read_mchar_labels
 from common.models import create_model
-from common.sequence import encode_sequences
+from common.data.sequence import encode_sequences
 
 TINY = {"image_size": [32, 64], "epochs": 2, "batch_size": 8}
 DIGITS = tuple("0123456789")
@@ -19,7 +19,7 @@ DIGITS = tuple("0123456789")
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """(X, sequence codes) for 24 training and 8 validation images of the street-chars generator."""
-    from common.datasets.streetchar import write_split
+    from common.data.datasets.streetchar import write_split
 
     root = tmp_path_factory.mktemp("sc")
     out = []
@@ -81,7 +81,7 @@ def test_augmentations_are_independent_and_follow_torch_rng(images):
     import albumentations as A
     import torch
 
-    from common.models.torch_image import reseed
+    from common.models.torch.image import reseed
 
     flips = reseed(A.Compose([A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)], save_applied_params=True), 0)
     img = np.zeros((4, 4, 3), np.uint8)

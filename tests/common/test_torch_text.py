@@ -43,7 +43,7 @@ def test_batches_are_padded_to_their_longest_document(name):
 def test_learns_generated_news_and_predicts_class_probabilities(name, tmp_path):
     from sklearn.metrics import f1_score
 
-    from common.datasets.news import make_news
+    from common.data.datasets.news import make_news
 
     train, test = make_news(n_train=500, n_test=150, seed=2)
     X, y = train[["text"]].iloc[:400], train["label"].to_numpy()[:400]

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from common.config import Component
-from common.folds import Folds
+from common.data.folds import Folds
 from common.models import create_model
-from common.models import torch_engine as engine
-from common.models.torch_engine import read_checkpoint
+from common.models.torch import engine as engine
+from common.models.torch.engine import read_checkpoint
 
 
 def _data(n=120, seed=0):
@@ -114,7 +114,7 @@ def test_each_epoch_checkpoint_holds_what_a_resume_needs(tmp_path):
 def test_a_resumed_fit_continues_the_saved_epoch_best_and_patience(tmp_path, monkeypatch):
     """A checkpoint after epoch 1 whose best loss (0.0) cannot be beaten and whose patience has one epoch
     left: the resumed fit runs exactly one epoch (epoch 2), keeps best 0.0 and ends on the saved best weights."""
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     X, y, Xv, yv = _data()
     from safetensors.torch import save_file
@@ -144,7 +144,7 @@ def test_a_resumed_fit_continues_the_saved_epoch_best_and_patience(tmp_path, mon
 
 def _scripted(monkeypatch, losses):
     """Make each epoch's validation loss the next of `losses` (the net still trains); returns those used."""
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     script, used = list(losses), []
     monkeypatch.setattr(TorchModel, "_evaluate",
@@ -187,7 +187,7 @@ def test_the_best_epochs_weights_are_the_ones_kept(tmp_path, monkeypatch):
 
 
 def test_without_a_validation_fold_every_epoch_is_trained(monkeypatch):
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     X, y, _, _ = _data()
     steps, loss = [], TorchModel.loss
@@ -200,8 +200,8 @@ def test_the_loop_wiring_loaders_optimizer_progress_and_fault_points(tmp_path, m
     """Training batches are shuffled, validation and prediction ones are not; the optimizer gets lr and weight
     decay; the epoch bar is transient, named, shown only when asked, with the validation loss; a fault point
     follows each saved checkpoint."""
-    from common.models import torch_trainer
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch import trainer as torch_trainer
+    from common.models.torch.trainer import TorchModel
 
     X, y, Xv, yv = _data()
     loaders, real_loader = [], TorchModel._loader
@@ -290,7 +290,7 @@ def test_the_best_epoch_follows_the_contest_metric_when_one_is_given(tmp_path, m
     """With a metric to maximise, the epoch it scores best is kept and stopping counts from it, whatever the
     loss says; `monitor: loss` goes back to the loss."""
     from common.metrics import Metric
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     script = [(5.0, 0.1), (4.0, 0.5), (3.0, 0.4), (2.0, 0.3), (1.0, 0.2)]  # (loss, metric) per epoch
     used = []
@@ -318,7 +318,7 @@ def test_the_best_epoch_follows_the_contest_metric_when_one_is_given(tmp_path, m
 
 def test_the_fold_loop_hands_the_model_the_contest_metric(tmp_path):
     from common.metrics import get_metric
-    from common.train import CVContext, fit_fold
+    from common.runs.train import CVContext, fit_fold
 
     X, y, Xv, yv = _data()
     Xa, ya = np.vstack([X, Xv]), np.concatenate([y, yv])
@@ -337,7 +337,7 @@ def test_the_fold_loop_hands_the_model_the_contest_metric(tmp_path):
 
 
 def test_accumulation_clipping_and_ema_train_and_the_ema_weights_predict(tmp_path, monkeypatch):
-    from common.models.torch_trainer import TorchModel
+    from common.models.torch.trainer import TorchModel
 
     X, y, Xv, yv = _data(n=400)
     X, y = np.vstack([X, Xv]), np.concatenate([y, yv])

@@ -4,11 +4,11 @@ import pytest
 
 from common.config import Component
 from common.errors import DataError
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
 from common.models import MODELS
 from common.models.base import Model
-from common.train import TRAIN_FILTERS, CVContext, fit_oof, take
+from common.runs.train import TRAIN_FILTERS, CVContext, fit_oof, take
 
 
 def _linear(n=200, seed=0):

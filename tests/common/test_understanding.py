@@ -4,7 +4,7 @@ import pytest
 
 from common.contest import Contest
 from common.errors import DataError
-from common.understanding import count_lines, write_task_card
+from common.reports.understanding import count_lines, write_task_card
 from tests.conftest import classification_frames, write_contest
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from common.config import Component
 from common.contest import Contest
-from common.folds import make_folds
+from common.data.folds import make_folds
 from common.metrics import get_metric
-from common.pipeline import current_runs, train_model
-from common.train import CVContext
-from common.validation import fold_summary, holdout_check, learning_curve, oof_diagnostics, validation_report
+from common.runs.pipeline import current_runs, train_model
+from common.runs.train import CVContext
+from common.reports.validation import fold_summary, holdout_check, learning_curve, oof_diagnostics, validation_report
 from tests.conftest import section_rows
 
 
@@ -47,7 +47,7 @@ def _table(page: str, heading: str) -> list[dict[str, str]]:
 
 
 def _g(value: float) -> str:
-    return f"{value:.4g}"  # how common.report writes floats
+    return f"{value:.4g}"  # how common.reports.report writes floats
 
 
 @pytest.mark.parametrize("fixture", ["regression_contest", "binary_contest"])

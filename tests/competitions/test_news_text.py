@@ -3,7 +3,7 @@ torch), a valid submission."""
 import pandas as pd
 import yaml
 
-from common.datasets import GENERATORS
+from common.data.datasets import GENERATORS
 from tests.conftest import REPO, copy_contest, run_script
 
 NEWS = REPO / "competitions" / "news_text"

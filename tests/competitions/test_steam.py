@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from common.datasets.steam import write_steam
+from common.data.datasets.steam import write_steam
 from tests.conftest import REPO, SHARED_DATA, copy_contest, run_script
 
 STEAM = REPO / "competitions" / "steam"

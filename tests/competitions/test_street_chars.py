@@ -1,7 +1,7 @@
 """The street chars contest on generated data in the real format: every stage, the image model, a valid submission."""
 import pandas as pd
 
-from common.datasets.streetchar import write_street_chars
+from common.data.datasets.streetchar import write_street_chars
 from tests.conftest import REPO, copy_contest, run_script
 
 STREET = REPO / "competitions" / "street_chars"
@@ -30,7 +30,7 @@ def test_all_seven_stages_on_generated_street_chars(tmp_path):
 def test_annotations_never_reach_a_model(tmp_path):
     """The digit boxes are in the train JSON only; the fold loop hands no model any of them, whatever it takes."""
     from common.contest import Contest
-    from common.images import ANNOTATIONS
+    from common.data.images import ANNOTATIONS
     from common.models import MODELS
     from common.models.base import model_inputs
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from common.datasets.tmall import FILES, make_tmall
+from common.data.datasets.tmall import FILES, make_tmall
 from tests.conftest import REPO, copy_contest, run_script
 
 TMALL = REPO / "competitions" / "tmall_repeat_buyer"

@@ -15,7 +15,7 @@ import pytest
 from common.config import Component
 from common.contest import Contest
 from common.metrics import get_metric
-from common.train import CVContext, fit_oof
+from common.runs.train import CVContext, fit_oof
 from tests import packaged
 from tests.conftest import REPO, run_script
 

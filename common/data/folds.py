@@ -1,0 +1,198 @@
+"""Fold assignments: made once per contest, saved with a content hash, reused by every run.
+
+A fold assignment is one integer per training row: the fold in which that row is validated, or -1
+for rows that are only ever trained on (the earliest block of a time-ordered split).
+Stratified group folds are this module's own (`stratified_group_folds`); the other schemes are sklearn's.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import ConfigError, FoldMismatchError, did_you_mean
+from common.data.io import read_json, read_npy, stable_hash, write_json, write_npy
+
+SCHEMES = ("kfold", "stratified", "group", "stratified_group", "time", "holdout")
+SWEEPS = 2  # refinement passes of stratified_group_folds over the groups placed one by one
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Fold ids per row plus how they were made. `hash` identifies them for run comparison."""
+
+    assignment: np.ndarray
+    scheme: str
+    data_digest: str = ""
+
+    @property
+    def n_splits(self) -> int:
+        return int(self.assignment.max()) + 1
+
+    @property
+    def hash(self) -> str:
+        return stable_hash(self.scheme, self.data_digest, self.assignment.tolist())
+
+    @property
+    def ordered(self) -> bool:
+        return self.scheme == "time"
+
+    def splits(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(train_idx, valid_idx) per fold; time-ordered folds train only on earlier rows."""
+        for k in range(self.n_splits):
+            valid = np.flatnonzero(self.assignment == k)
+            if self.ordered:
+                train = np.flatnonzero(self.assignment < k)
+            else:
+                train = np.flatnonzero(self.assignment != k)
+            yield train, valid
+
+    @property
+    def validated(self) -> np.ndarray:
+        """Mask of rows that appear in some validation fold (all rows except time-split warm-up)."""
+        return self.assignment >= 0
+
+
+def make_folds(
+    n_rows: int,
+    scheme: str = "kfold",
+    n_splits: int = 5,
+    seed: int = 42,
+    y: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+    data_digest: str = "",
+    holdout: np.ndarray | None = None,
+) -> Folds:
+    """Assign each row to a validation fold.
+
+    kfold, stratified (needs y), group (needs groups): sklearn's splitters; stratified_group (needs y and
+    groups): `stratified_group_folds`, sklearn's guarantees at numpy speed;
+    time (needs order: rows are sorted by it; fold k validates the k-th block after a warm-up block),
+    holdout (needs holdout: a mask of the official validation rows, the one fold; the others only train).
+    """
+    if scheme not in SCHEMES:
+        raise ConfigError(f"folds.scheme must be one of {SCHEMES}; got {scheme!r}.{did_you_mean(scheme, SCHEMES)}")
+    index = np.arange(n_rows)
+    assignment = np.full(n_rows, -1, dtype=np.int64)
+    if scheme == "holdout":  # the official validation rows are the one fold; the rest only train
+        mask = np.asarray(_need(holdout, "holdout", scheme), dtype=bool)
+        if not mask.any() or mask.all():
+            raise ValueError(f"a holdout needs both training and validation rows; got {int(mask.sum())} of {n_rows} "
+                             "marked for validation")
+        assignment[mask] = 0
+        return Folds(assignment, scheme, data_digest)
+    if scheme == "stratified_group":
+        return Folds(stratified_group_folds(_need(y, "y", scheme), _need(groups, "groups", scheme), n_splits, seed),
+                     scheme, data_digest)
+    # imported here: sklearn takes ~1 s to import, a third of what a cold Tmall stage 03 spends outside the log
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+
+    if scheme == "kfold":
+        splitter = KFold(n_splits, shuffle=True, random_state=seed).split(index)
+    elif scheme == "stratified":
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(index, _need(y, "y", scheme))
+    elif scheme == "group":
+        # GroupKFold shuffles groups only when asked; doing so keeps folds balanced but seed-dependent.
+        splitter = GroupKFold(n_splits, shuffle=True, random_state=seed).split(index, groups=_need(groups, "groups", scheme))
+    else:
+        by_time = np.argsort(_need(order, "order", scheme), kind="stable")
+        for k, (_, valid_pos) in enumerate(TimeSeriesSplit(n_splits).split(by_time)):
+            assignment[by_time[valid_pos]] = k
+        return Folds(assignment, scheme, data_digest)
+    for k, (_, valid) in enumerate(splitter):
+        assignment[valid] = k
+    return Folds(assignment, scheme, data_digest)
+
+
+def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 42) -> np.ndarray:
+    """Fold per row: no group split across folds, each fold near the overall class ratios and 1/n_splits of the rows.
+
+    Why not sklearn's StratifiedGroupKFold: it places groups one at a time with a numpy call per fold and
+    group (105 s for Tmall's 212 k users). Here groups with the same class counts (a "stratum": Tmall has
+    ~100 of them, e.g. "2 rows, 1 positive") are interchangeable, so each stratum's groups are dealt to the
+    folds in whole rounds of n_splits at once, which keeps every fold exactly level; only the leftover
+    < n_splits groups of a stratum are placed one by one, each on the fold where its classes are scarcest
+    (the smaller fold on a tie), then moved again (SWEEPS passes) if a better fold has appeared since.
+    Seeded: the seed orders the groups of a stratum and strata of one group size, and numbers the folds.
+    """
+    y, groups = np.asarray(y), np.asarray(groups)
+    if y.dtype.kind == "f" and not np.all(np.isnan(y) | (y == np.round(y))):  # sklearn's rule for "continuous"
+        example = y[np.flatnonzero(y != np.round(y))[0]]
+        raise ConfigError(f"stratified_group folds need a class target (binary or multiclass); got continuous "
+                          f"values such as {example}. Use folds.scheme 'group' for a regression target.")
+    classes, cls = np.unique(y, return_inverse=True)
+    _, grp = np.unique(groups, return_inverse=True)
+    n_groups, n_classes = int(grp.max()) + 1, len(classes)
+    if n_groups < n_splits:
+        raise ConfigError(f"stratified_group folds need at least n_splits={n_splits} groups; got {n_groups}. "
+                         "Lower folds.n_splits or group by a finer column.")
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(grp * n_classes + cls, minlength=n_groups * n_classes).reshape(n_groups, n_classes)
+    shuffled = rng.permutation(n_groups)
+    strata, stratum = np.unique(counts[shuffled], axis=0, return_inverse=True)
+    members = shuffled[np.argsort(stratum, kind="stable")]  # groups by stratum, shuffled within each
+    ends = np.cumsum(np.bincount(stratum, minlength=len(strata)))
+    starts = ends - np.bincount(stratum, minlength=len(strata))
+    # each row's share of its class total: a fold's class fill is load @ weight; squared fills are what is minimised
+    weight = 1.0 / np.maximum(counts.sum(0), 1) ** 2
+    load = np.zeros((n_splits, n_classes))
+    fold = np.empty(n_groups, dtype=np.int64)
+    single = []  # (group, stratum) placed one by one
+    # largest groups first (as in packing: small ones then even out what large ones left), in a seeded order
+    # among equal sizes, so that another seed makes other folds rather than the same ones renumbered
+    for s in np.lexsort((rng.random(len(strata)), -strata.sum(1))):
+        group_ids = members[starts[s]:ends[s]]
+        rounds = len(group_ids) // n_splits
+        fold[group_ids[:rounds * n_splits]] = np.arange(rounds * n_splits) % n_splits
+        load += rounds * strata[s]
+        for g in group_ids[rounds * n_splits:]:
+            fold[g] = _best_fold(load, strata[s], weight)
+            load[fold[g]] += strata[s]
+            single.append((g, s))
+    for _ in range(SWEEPS):  # take each back out and put it where it fits best now: never worse, often better
+        for g, s in single:
+            load[fold[g]] -= strata[s]
+            fold[g] = _best_fold(load, strata[s], weight)
+            load[fold[g]] += strata[s]
+    return rng.permutation(n_splits)[fold][grp]
+
+
+def _best_fold(load: np.ndarray, counts: np.ndarray, weight: np.ndarray) -> int:
+    """The fold whose sum of squared class fills (load / class total) rises least when a group with
+    these class counts joins it; the smaller fold on a tie."""
+    cost = load @ (counts * weight)  # the rise, up to a term that is the same for every fold
+    near = np.flatnonzero(cost <= cost.min() * (1 + 1e-9) + 1e-15)
+    return int(near[np.argmin(load[near].sum(1))])
+
+
+def _need(value: np.ndarray | None, what: str, scheme: str) -> np.ndarray:
+    if value is None:
+        raise ValueError(f"fold scheme {scheme!r} needs {what}")
+    return np.asarray(value)
+
+
+def save_folds(folds: Folds, directory: str | Path) -> Path:
+    directory = Path(directory)
+    # folds.npy last: load_folds takes its presence to mean "saved", so a process killed in between
+    # leaves folds that are made again, never a folds.npy without its folds.json
+    write_json(directory / "folds.json", {"scheme": folds.scheme, "data_digest": folds.data_digest, "hash": folds.hash})
+    write_npy(directory / "folds.npy", folds.assignment)
+    return directory
+
+
+def load_folds(directory: str | Path) -> Folds | None:
+    """Saved folds, or None if none were saved; a FoldMismatchError if the files disagree."""
+    directory = Path(directory)
+    if not (directory / "folds.npy").is_file():
+        return None
+    meta = read_json(directory / "folds.json")
+    folds = Folds(read_npy(directory / "folds.npy"), meta["scheme"], meta.get("data_digest", ""))
+    if folds.hash != meta["hash"]:
+        raise FoldMismatchError(
+            f"{directory}/folds.npy does not match the hash in folds.json ({meta['hash']}); the file was "
+            "edited or half-copied. Delete both files and rerun stage 03 to make folds again."
+        )
+    return folds

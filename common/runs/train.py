@@ -1,0 +1,174 @@
+"""The fold loop: fit one model per fold, collect out-of-fold and test predictions.
+
+A `CVContext` carries what every cross-validation of a contest shares (folds, metric, task, seed,
+classes, training-row filter, target transform); the fold loop, the search, feature selection and the
+validation report take it as one argument. `fit_oof` returns a small `CVResult` that every later step
+(validation, ensembling, submission) consumes unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.errors import DataError
+from common.faults import checkpoint
+from common.data.folds import Folds
+from common.metrics import Metric
+from common.models.base import create_model, model_inputs
+from common.progress import progress as progress_bar
+from common.registry import Registry
+
+#: training-fold row filters, e.g. residual-based outlier removal: fn(X, y, seed, **params) -> keep mask
+TRAIN_FILTERS: Registry[Callable[..., np.ndarray]] = Registry("train filter")
+
+
+@dataclass(frozen=True)
+class CVContext:
+    """How a contest cross-validates: on which folds, scored how, and how each fold is fitted."""
+
+    folds: Folds
+    metric: Metric
+    task: str
+    seed: int = 0
+    n_classes: int | None = None  # multiclass: the contest's classes (else those seen); sequence: the alphabet + blank
+    train_filter: Any = None  # {name, params} of TRAIN_FILTERS: drops rows from each training fold only
+    target_transform: str | None = None  # regression: fitted per fold, inverted on the predictions (common.models.target)
+
+    def but(self, **changes: Any) -> CVContext:
+        """The same context with some fields changed (other folds, another filter)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class CVResult:
+    oof: np.ndarray
+    test: np.ndarray
+    fold_scores: list[float]
+    score: float
+    fit_seconds: list[float]
+    fold_info: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def score_std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def take(data: Any, idx: np.ndarray) -> Any:
+    """Rows `idx` of a DataFrame, array, or list-like (whatever a model accepts as X)."""
+    if data is None:
+        return None
+    if isinstance(data, (pd.DataFrame, pd.Series)):
+        return data.iloc[idx]
+    if isinstance(data, np.ndarray):
+        return data[idx]
+    if hasattr(data, "take"):
+        return data.take(idx)
+    return [data[i] for i in idx]
+
+
+def filter_training_rows(X_tr: Any, y_tr: np.ndarray, train_filter: Any, seed: int = 0) -> tuple[Any, np.ndarray]:
+    """A training fold with the rows `train_filter` ({name, params} of TRAIN_FILTERS) drops removed."""
+    if train_filter is None:
+        return X_tr, y_tr
+    keep = TRAIN_FILTERS.create(train_filter.name, X_tr, y_tr, seed=seed, **train_filter.params)
+    return take(X_tr, np.flatnonzero(keep)), y_tr[keep]
+
+
+@dataclass(frozen=True)
+class FoldFit:
+    model: Any
+    pred: np.ndarray  # validation predictions
+    X_train: Any  # the training rows the model saw (after the filter)
+    y_train: np.ndarray
+    seconds: float  # fit and validation predict
+
+
+def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, cv: CVContext,
+             workdir: Path | None = None) -> FoldFit:
+    """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
+
+    The model sees only the columns it takes (numbers, categories, text); the target transform is fitted
+    on this fold's training target and inverted on the predictions. The contest metric is handed to the
+    model (`model.metric`) for selecting its best iteration on the validation rows.
+    """
+    model = create_model(spec, cv.task, cv.seed, cv.n_classes, cv.target_transform)
+    model.metric = cv.metric
+    X = model_inputs(X, model.takes)
+    X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], cv.train_filter, cv.seed)
+    start = time.perf_counter()
+    X_va = take(X, valid_idx)
+    model.fit(X_tr, y_tr, X_va, y[valid_idx], workdir=workdir)
+    pred = np.asarray(model.predict(X_va), dtype=np.float64)
+    return FoldFit(model, pred, X_tr, y_tr, time.perf_counter() - start)
+
+
+def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdir: Path | None = None,
+            on_fold: Callable[[int, float], None] | None = None, progress: bool = True) -> CVResult:
+    """Cross-validate the model `spec` ({name, params}) on `cv.folds`.
+
+    The training filter drops rows from each training fold only, so validation rows - and so the CV
+    score - are never touched. `on_fold(k, running_score)` is called after each fold (the optimizer
+    prunes from it).
+    """
+    y = np.asarray(y)
+    folds, metric = cv.folds, cv.metric
+    n_test = len(X_test)
+    oof: np.ndarray | None = None
+    test_pred: np.ndarray | None = None
+    scores, seconds, infos = [], [], []
+    splits = list(folds.splits())
+    label = getattr(spec, "run_label", spec.name)
+    bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
+    for k, (tr, va) in enumerate(bar):
+        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None)
+        start = time.perf_counter()
+        pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
+        pred_va = fit.pred
+        seconds.append(fit.seconds + time.perf_counter() - start)
+        if oof is None:
+            oof = np.full((len(y), *pred_va.shape[1:]), np.nan)
+            test_pred = np.zeros((n_test, *pred_te.shape[1:]))
+        _check_finite(pred_va, spec.name, k, "validation")
+        _check_finite(pred_te, spec.name, k, "test")
+        oof[va] = pred_va
+        test_pred += pred_te / len(splits)
+        scores.append(metric(y[va], pred_va))
+        infos.append({**fit.model.info, "train_rows": len(fit.y_train), "dropped_rows": int(len(tr) - len(fit.y_train))})
+        bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
+        checkpoint(f"fold:{label}:{k}")
+        if on_fold is not None:
+            on_fold(k, float(np.mean(scores)))
+    validated = folds.validated
+    total = metric(y[validated], oof[validated])
+    return CVResult(oof, test_pred, [float(s) for s in scores], float(total), seconds, infos)
+
+
+def _check_finite(pred: np.ndarray, name: str, fold: int, what: str) -> None:
+    if not np.all(np.isfinite(pred)):
+        bad = int(np.sum(~np.isfinite(pred)))
+        raise DataError(
+            f"model {name!r} produced {bad} NaN/inf {what} predictions in fold {fold}. Check the features for "
+            "NaN/inf values or extreme scales, or lower the learning rate; nothing was saved for this run."
+        )
+
+
+@TRAIN_FILTERS.register("residual_outliers")
+def residual_outliers(X: Any, y: np.ndarray, seed: int = 0, sigma: float = 3.0, model: str = "ridge") -> np.ndarray:
+    """Keep rows whose residual under a quick in-fold model is within `sigma` standard deviations.
+
+    Fitted on the training fold alone (the validation fold never sees it); the classic steam trick.
+    """
+    from common.config import Component
+
+    y = np.asarray(y, dtype=float)
+    fitted = create_model(Component(name=model), "regression", seed).fit(X, y)
+    resid = y - fitted.predict(X)
+    z = (resid - resid.mean()) / (resid.std() or 1.0)
+    return np.abs(z) <= sigma
