@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xxhash
 
+from common.distributed import is_main_process
 from common.errors import DataError
 from common.faults import checkpoint, pid_alive
 
@@ -34,7 +35,9 @@ _SEPARATORS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", " ": "s
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
 
-    Readers never see a half-written file, and a failure leaves the previous version intact.
+    Readers never see a half-written file, and a failure leaves the previous version intact. Under DDP
+    only the main process's file replaces `path`; the others' are dropped (every process computes the
+    same thing, one writes it: common.distributed).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +50,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         checkpoint(f"write:{path.parent.name}/{path.name}")
-        os.replace(tmp_path, path)
+        if is_main_process():
+            os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 

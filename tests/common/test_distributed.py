@@ -73,3 +73,39 @@ def test_only_the_main_process_stores_a_run(tmp_path, monkeypatch):
     assert run.meta["cv_score"] == 0.1 and not (tmp_path / "r-1").exists()
     monkeypatch.setenv("RANK", "0")
     assert (RunStore(tmp_path).save("r-1", result, {}).path / "meta.json").is_file()
+
+
+def test_a_write_of_another_process_than_the_main_one_is_dropped(tmp_path, monkeypatch):
+    from common.data.io import write_json
+
+    monkeypatch.setenv("RANK", "1")
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary left behind
+    monkeypatch.setenv("RANK", "0")
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_stage_04_under_torchrun_stores_one_run_written_by_the_main_process(regression_contest):
+    """The contest's own stage script under `torchrun --nproc_per_node 2` (gloo): both processes train every
+    fold of the MLP together and end with the same predictions; the main process alone writes the folds,
+    the feature cache and the run."""
+    import yaml
+
+    from common.runs.store import RunStore
+
+    root = regression_contest
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config["models"] = [{"name": "mlp", "params": {"epochs": 2, "batch_size": 32, "hidden": [8], "dropout": 0.0}}]
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    repo = Path(__file__).resolve().parents[2]
+    stages = repo / "templates" / "{{cookiecutter.competition_slug}}" / "stages"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                           "127.0.0.1", "--master_port", str(_free_port()), str(stages / "04_train.py"),
+                           "--contest", str(root)], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    runs = RunStore(root / "runs").runs()
+    assert [r.run_id.split("-")[0] for r in runs] == ["mlp"]
+    assert runs[0].oof.shape == (300,) and np.isfinite(runs[0].oof).all()
+    assert not list(root.rglob("*.tmp"))  # the other process's writes left nothing behind
