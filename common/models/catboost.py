@@ -41,6 +41,13 @@ class CatBoostModel(Model):
             X[c] = X[c].astype(object).where(X[c].notna(), "NaN").astype(str)
         return X
 
+    def contributions(self, X) -> np.ndarray:
+        """TreeSHAP values as LightGBM's `contributions` gives them."""
+        from catboost import Pool
+
+        return self.model_.get_feature_importance(Pool(self._categories(X), cat_features=self.cat_columns_ or None),
+                                                  type="ShapValues")
+
     def predict(self, X) -> np.ndarray:
         X = self._categories(X)
         if self.task == "regression":

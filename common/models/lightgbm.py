@@ -39,6 +39,12 @@ class LightGBMModel(Model):
     def predict(self, X) -> np.ndarray:
         return self.booster_.predict(X, num_iteration=self.info["best_iteration"])
 
+    def contributions(self, X) -> np.ndarray:
+        """TreeSHAP values (n, features + 1, the last column the expected value) in the raw output space
+        (log-odds for binary); multiclass (n, classes, features + 1)."""
+        out = self.booster_.predict(X, num_iteration=self.info["best_iteration"], pred_contrib=True)
+        return out.reshape(len(X), -1, X.shape[1] + 1) if self.task == "multiclass" else out
+
     def feature_importance(self) -> dict[str, float]:
         gain = self.booster_.feature_importance("gain")
         return dict(zip(self.booster_.feature_name(), map(float, gain)))

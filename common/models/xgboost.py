@@ -33,6 +33,13 @@ class XGBoostModel(Model):
         self.info = {"best_iteration": int(best + 1 if best is not None else self.n_estimators)}
         return self
 
+    def contributions(self, X) -> np.ndarray:
+        """TreeSHAP values as LightGBM's `contributions` gives them."""
+        import xgboost as xgb
+
+        return self.booster_.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True,
+                                     iteration_range=(0, self.info["best_iteration"]))
+
     def predict(self, X) -> np.ndarray:
         import xgboost as xgb
 

@@ -76,7 +76,33 @@ def validation_report(runs: list, X, y: np.ndarray, cv: CVContext, out_dir: Path
     report.text(f"{probe.run_id}: CV on 80% of the rows versus the score on the held-out 20%. The gap is what to "
                 "expect between CV and a leaderboard drawn from the same distribution.")
     report.table(check)
+    _explain(report, runs, summary, X, y, cv, refit_budget_s)
     return report.write("validation.html")
+
+
+def _explain(report: Report, runs: list, summary: pd.DataFrame, X, y: np.ndarray, cv: CVContext,
+             refit_budget_s: float) -> None:
+    """The SHAP section: the best tree run refitted on its first fold, its validation rows explained."""
+    from common.reports.explain import importance_table, plot_dependence, plot_summary, shap_values, tree_run
+
+    run = tree_run(runs, summary)
+    if run is None:
+        return
+    report.section("SHAP")
+    fold_s = float(np.mean(run.meta.get("fit_seconds", [0.0])))
+    if fold_s > refit_budget_s:
+        report.text(f"{run.run_id}: a fold takes ~{fold_s:.0f} s to fit, more than the report's refit budget "
+                    f"({refit_budget_s:.0f} s); no SHAP values this time.", note=True)
+        return
+    values, rows = shap_values(run, X, y, cv)
+    table = importance_table(values, rows)
+    report.text(f"{run.run_id}, the best tree run, refitted on fold 0 and explained on its {len(rows)} validation "
+                "rows (TreeSHAP from the library). Each dot is a row: how far that feature moved the model's raw "
+                "output (log-odds for binary) from the average, coloured by the feature's value.")
+    report.table(table)
+    report.figure(plot_summary(values, rows, table), "validation_shap", "SHAP summary")
+    report.figure(plot_dependence(values, rows, list(table["feature"][:3])), "validation_shap_dependence",
+                  "SHAP dependence of the top features")
 
 
 def fold_summary(runs: list, metric: Metric) -> pd.DataFrame:

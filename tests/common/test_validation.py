@@ -29,13 +29,13 @@ def test_report_and_summary_for_each_task(fixture, request):
     contest, fs, folds, runs = _trained(request.getfixturevalue(fixture))
     path = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds).but(seed=0), contest.reports_dir)
     html = path.read_text()
-    for heading in ("Fold spread", "OOF diagnostics", "Learning curve", "Hold-out check"):
+    for heading in ("Fold spread", "OOF diagnostics", "Learning curve", "Hold-out check", "SHAP"):
         assert f"<h2>{heading}</h2>" in html
     summary = pd.read_csv(contest.reports_dir / "validation_summary.csv")
     assert sorted(summary["run"]) == sorted(r.run_id for r in runs)
     scores = summary["cv_score"].to_numpy()
     assert np.all(np.diff(scores) >= 0) if contest.metric.direction == "minimize" else np.all(np.diff(scores) <= 0)
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 5  # folds, OOF, learning curve, SHAP summary and dependence
 
 
 def _table(page: str, heading: str) -> list[dict[str, str]]:
@@ -93,8 +93,8 @@ def test_validation_report_renders_in_a_real_browser(regression_contest, browser
     contest, fs, folds, runs = _trained(regression_contest)
     path = validation_report(runs, fs.X, fs.y, contest.cv(fs, folds).but(seed=0), contest.reports_dir)
     page = browser_check(path)
-    page.assert_ok(min_images=3)
-    assert page.title == "Validation" and page.n_images == 3
+    page.assert_ok(min_images=5)
+    assert page.title == "Validation" and page.n_images == 5
 
 
 def test_fold_summary_spread_matches_the_fold_scores(regression_contest):
@@ -141,3 +141,37 @@ def test_oof_diagnostics_per_task():
     assert calib["observed"].is_monotonic_increasing
     fig, table = oof_diagnostics(np.arange(10.0), np.arange(10.0), "regression")
     assert table is None and len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "catboost"])
+@pytest.mark.parametrize("task", ["regression", "binary"])
+def test_shap_values_add_up_to_the_raw_prediction_and_rank_the_signal_first(name, task):
+    from common.models import create_model
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400),
+                      "colour": pd.Categorical(rng.choice(["red", "blue", None], 400))})
+    raw = 2.0 * X["signal"].to_numpy()
+    y = raw + rng.normal(scale=0.1, size=400) if task == "regression" else (raw > 0).astype(int)
+    params = {"n_estimators": 60, "early_stopping_rounds": 0}
+    model = create_model(Component(name=name, params=params), task, seed=0).fit(X[:300], y[:300])
+    values = model.contributions(X[300:])
+    assert values.shape == (100, 4)  # three features and the expected value
+    pred = model.predict(X[300:])
+    raw_pred = pred if task == "regression" else np.log(pred / (1 - pred))
+    np.testing.assert_allclose(values.sum(axis=1), raw_pred, rtol=1e-3, atol=1e-3)
+    assert np.abs(values[:, 0]).mean() > 5 * np.abs(values[:, 1:3]).mean(axis=0).max()
+
+
+def test_the_shap_section_explains_the_best_tree_run_on_its_first_fold(binary_contest):
+    from common.reports.explain import importance_table, shap_values, tree_run
+
+    contest, fs, folds, runs = _trained(binary_contest)
+    summary = fold_summary(runs, contest.metric)
+    run = tree_run(runs, summary)
+    assert run.meta["model"]["name"] == "lightgbm"  # the logistic run cannot give TreeSHAP values
+    values, rows = shap_values(run, fs.X, fs.y, contest.cv(fs, folds))
+    _, first_valid = next(folds.splits())
+    assert values.shape == (len(first_valid), fs.X.shape[1]) and list(rows.index) == list(fs.X.index[first_valid])
+    table = importance_table(values, rows)
+    assert table["mean_abs_shap"].is_monotonic_decreasing and set(table["feature"]) <= set(map(str, fs.X.columns))
