@@ -69,7 +69,12 @@ def _parse_entry(path: Path, what: str, name: str, entry: object) -> tuple:
         raise DataError(f"{where}: the lists differ in length {lengths}; each needs one item per digit. {_FIX}")
     bad = [d for d in values["label"] if not 0 <= d <= 9]
     if bad:
-        raise DataError(f"{where}: labels must be digits 0-9; got {bad}. {_FIX}")
+        hint = " (SVHN's original files write the digit 0 as 10: map 10 to 0)" if 10 in bad else ""
+        raise DataError(f"{where}: labels must be digits 0-9; got {bad}{hint}. Fix that entry or {_FIX[0].lower()}{_FIX[1:]}")
+    flat = [(w, h) for w, h in zip(values["width"], values["height"]) if w <= 0 or h <= 0]
+    if flat:
+        raise DataError(f"{where}: box width and height must be positive; got (width, height) {flat}. "
+                        f"Fix that entry or {_FIX[0].lower()}{_FIX[1:]}")
     return (name, values["label"], values["left"], values["top"], values["width"], values["height"])
 
 
@@ -85,36 +90,80 @@ def read_file_list(path: str | Path, what: str = "test", target: str = "label") 
     return frame[["file_name"]].astype({"file_name": str})
 
 
-def attach_image_sizes(frame: pd.DataFrame, image_dir: str | Path, what: str = "train") -> pd.DataFrame:
-    """Add image_width and image_height (pixels, read from each file's header).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
-    A DataError names the folder, or the first missing files and how many are missing.
+
+def attach_image_sizes(frame: pd.DataFrame, image_dir: str | Path, what: str = "train",
+                       listed_in: str | Path | None = None) -> pd.DataFrame:
+    """Add image_path, image_width and image_height (pixels; each file's header read and its chunks checked).
+
+    A DataError names the folder, or the files at fault, how many and the fix: images listed but missing,
+    images in the folder but not listed (`listed_in`: the label JSON or sample submission naming them),
+    files that are not readable images, and digit boxes lying wholly outside their image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     image_dir = Path(image_dir)
+    source = listed_in or "the label file"
     if not image_dir.is_dir():
         raise DataError(f"{what} image folder not found: {image_dir}. Unpack the contest's images there or fix "
-                        f"data.{'image_dir' if what == 'train' else 'test_image_dir'} in config.yaml.")
+                        f"data.{'image_dir' if what == 'train' else what.replace('validation', 'valid') + '_image_dir'}"
+                        " in config.yaml.")
     paths = [image_dir / name for name in frame["file_name"]]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise DataError(f"{what} images missing from {image_dir}: {missing[:5]}"
-                        f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''} "
-                        f"({len(missing)} of {len(paths)} listed in the label file). "
-                        "Unpack the complete image archive there, or remove those entries.")
-    sizes = []
+        raise DataError(f"{what} images missing from {image_dir}: {_some(missing)} ({len(missing)} of {len(paths)} "
+                        f"listed in {source}). Unpack the complete image archive there, or remove those entries "
+                        f"from {source}.")
+    listed = set(frame["file_name"].astype(str))
+    unlisted = sorted(p.name for p in image_dir.iterdir()
+                      if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in listed)
+    if unlisted:
+        raise DataError(f"{what} images in {image_dir} without an entry in {source}: {_some(unlisted)} "
+                        f"({len(unlisted)} files). Add their entries to {source} (the label file may be from "
+                        "another release), or move those files out of the folder.")
+    sizes, broken = [], []
     for p in paths:
         try:
             with Image.open(p) as img:
-                sizes.append(img.size)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{what} image {p} cannot be read as an image ({exc}). Unpack it again.") from None
+                size = img.size
+                img.verify()  # reads the chunks, not the pixels: a truncated or damaged PNG fails here
+            sizes.append(size)
+        except Exception as exc:  # noqa: BLE001 (PIL raises many types for a damaged file)
+            broken.append(f"{p.name} ({type(exc).__name__}: {exc})"[:160])
+            sizes.append((0, 0))
+    if broken:
+        raise DataError(f"{what} files in {image_dir} cannot be read as images: {_some(broken)} ({len(broken)} of "
+                        f"{len(paths)}). Unpack them again from the contest's archive, or remove their entries "
+                        f"from {source}.")
     frame = frame.copy()
     frame["image_path"] = [str(p) for p in paths]  # what an image model reads
     frame["image_width"] = np.array([w for w, _ in sizes], dtype=int)
     frame["image_height"] = np.array([h for _, h in sizes], dtype=int)
+    _check_boxes(frame, what, source)
     return frame
+
+
+def _some(names: list, k: int = 5) -> str:
+    return f"{names[:k]}{f' and {len(names) - k} more' if len(names) > k else ''}"
+
+
+def _check_boxes(frame: pd.DataFrame, what: str, source) -> None:
+    """Boxes that share no pixel with their image: a label file that belongs to other images. (The real
+    files have boxes a pixel or two past the edge, left -1: those are kept, a model clips them.)"""
+    if "left" not in frame.columns:
+        return
+    bad = []
+    for row in frame.itertuples(index=False):
+        for k, (left, top, w, h) in enumerate(zip(row.left, row.top, row.width, row.height)):
+            if left >= row.image_width or top >= row.image_height or left + w <= 0 or top + h <= 0:
+                bad.append(f"{row.file_name} digit {k} (left {left}, top {top}, width {w}, height {h}; "
+                           f"image {row.image_width}x{row.image_height})")
+                break
+    if bad:
+        raise DataError(f"{what}: digit boxes in {source} lie wholly outside their image: {_some(bad, 3)} "
+                        f"({len(bad)} images). The label file does not match these images: use the one shipped "
+                        "with them, or fix those entries.")
 
 
 def boxes_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -142,12 +191,12 @@ def load_image_tables(contest) -> tuple[pd.DataFrame, pd.DataFrame]:
         if dup is not None and dup.any():
             raise DataError(f"{contest.path(name)}: file name {frame['file_name'][dup].iloc[0]!r} is listed twice.")
     if d.image_dir:
-        train = attach_image_sizes(train, contest.path(d.image_dir), "train")
+        train = attach_image_sizes(train, contest.path(d.image_dir), "train", contest.path(d.train))
     if d.test_image_dir:
-        test = attach_image_sizes(test, contest.path(d.test_image_dir), "test")
+        test = attach_image_sizes(test, contest.path(d.test_image_dir), "test", contest.path(d.test))
     if valid is not None:
         if d.valid_image_dir:
-            valid = attach_image_sizes(valid, contest.path(d.valid_image_dir), "validation")
+            valid = attach_image_sizes(valid, contest.path(d.valid_image_dir), "validation", contest.path(d.valid))
         train = pd.concat([train.assign(**{VALID_COLUMN: False}), valid.assign(**{VALID_COLUMN: True})],
                           ignore_index=True)
     return train, test

@@ -10,6 +10,7 @@ local weights file for the backbone (timm's format, .pth or .safetensors; its cl
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ def image_paths(X) -> list[str]:
     return X[column].astype(str).tolist()
 
 
+BAD_IMAGE = ("stop", "skip")
+
+
 def read_image(path: str) -> np.ndarray:
     """An image as an RGB uint8 array; a missing or unreadable file is a DataError naming it."""
     from PIL import Image, UnidentifiedImageError
@@ -46,17 +50,71 @@ def read_image(path: str) -> np.ndarray:
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:
         raise DataError(f"image {path} not found: unpack the contest's images there or fix data.image_dir") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"image {path} cannot be read as an image ({exc}); unpack it again") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # PIL's ways of meeting a damaged file
+        raise DataError(f"image {path} cannot be read as an image ({type(exc).__name__}: {exc}); unpack it again, "
+                        "or set on_bad_image: skip in the model's params to go on without it") from None
+
+
+class ImageReader:
+    """Reads images resized to `size` (height, width) as uint8 arrays, each file decoded once and kept while the
+    decoded images fit in `cache_mb` (0: read every time; a bigger set than the budget is read every time too).
+    `on_bad_image`: "stop" raises a DataError naming an unreadable (or vanished) file; "skip" reports it once by
+    name and gives a blank (mid-grey) image in its place, so a long fit goes on. (Stage 03 has already checked
+    every file; this is for a file damaged or removed since.) Loader workers get a copy of the filled cache."""
+
+    def __init__(self, size: tuple[int, int], cache_mb: float = 1024, on_bad_image: str = "stop", threads: int = 1):
+        self.size, self.cache_mb, self.on_bad_image, self.threads = tuple(size), cache_mb, on_bad_image, threads
+        self.cache: dict[str, np.ndarray] = {}
+        self.bad: list[str] = []
+
+    def fits(self, n: int) -> bool:
+        h, w = self.size
+        return self.cache_mb > 0 and (len(self.cache) + n) * h * w * 3 <= self.cache_mb * 2**20
+
+    def preload(self, paths: list[str]) -> None:
+        """Decode the images not yet cached (in `threads` threads: PIL decodes outside the GIL), if they fit."""
+        todo = list(dict.fromkeys(p for p in paths if p not in self.cache))
+        if not todo or not self.fits(len(todo)):
+            return
+        if self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.threads) as pool:
+                arrays = list(pool.map(self.decode, todo))
+        else:
+            arrays = [self.decode(p) for p in todo]
+        self.cache.update(zip(todo, arrays))
+
+    def __call__(self, path: str) -> np.ndarray:
+        hit = self.cache.get(path)
+        return hit if hit is not None else self.decode(path)
+
+    def decode(self, path: str) -> np.ndarray:
+        import cv2
+
+        h, w = self.size
+        try:
+            pixels = read_image(path)
+        except DataError as exc:
+            if self.on_bad_image != "skip":
+                raise
+            if path not in self.bad:
+                import warnings
+
+                self.bad.append(path)
+                warnings.warn(f"skipping unreadable image {path} (on_bad_image: skip): a blank image stands in "
+                              "for it; unpack it again to use it", stacklevel=2)
+            return np.full((h, w, 3), 127, np.uint8)
+        return cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)  # what A.Resize does
 
 
 class _Images:
-    """A torch-style dataset of (CHW float tensor, target) read from files on demand. With `augment`, each
+    """A torch-style dataset of (CHW float tensor, target) read through an ImageReader. With `augment`, each
     item's augmentations are drawn from torch's RNG (which the engine seeds, checkpoints and gives each
     loader worker its own of), so a seed, a resumed fit and several workers all draw reproducibly."""
 
-    def __init__(self, paths, targets, transform, augment: bool):
-        self.paths, self.targets, self.transform, self.augment = paths, targets, transform, augment
+    def __init__(self, paths, targets, transform, augment: bool, reader):
+        self.paths, self.targets, self.transform, self.augment, self.reader = paths, targets, transform, augment, reader
 
     def __len__(self):
         return len(self.paths)
@@ -66,7 +124,7 @@ class _Images:
 
         if self.augment:
             reseed(self.transform, int(torch.randint(0, 2**31 - 1, ())))
-        pixels = self.transform(image=read_image(self.paths[i]))["image"]
+        pixels = self.transform(image=self.reader(self.paths[i]))["image"]
         target = 0 if self.targets is None else self.targets[i]
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), torch.as_tensor(target)
 
@@ -101,16 +159,22 @@ class ImageCNN(TorchModel):
     """A timm backbone (`backbone`, randomly initialised unless `checkpoint` names local weights) with one
     linear head per position (sequence) or one head (binary, multiclass), reading `columns` bins of the
     feature map from left to right (0: timm's global average pool, for backbones without a 2-D map, e.g. a
-    ViT). `tta`: views averaged at predict (1 = none, 2 = + a slight zoom, 3 = + a small shift)."""
+    ViT). `tta`: views averaged at predict (1 = none, 2 = + a slight zoom, 3 = + a small shift).
+    `cache_mb`: decoded, resized images kept in memory up to this size (each file decoded once per fit);
+    `num_workers`: loader processes for the augmentations (and threads for the first decode);
+    `on_bad_image`: "stop" (a DataError naming the file) or "skip" (reported once, a blank image instead)."""
 
     tasks = ("binary", "multiclass", "sequence")
     takes = frozenset({"image"})
 
     def __init__(self, task="sequence", seed=0, n_classes=None, backbone="resnet18", image_size=(64, 128),
                  checkpoint=None, columns=4, augment=None, tta=2, dropout=0.2, epochs=20, batch_size=64, lr=1e-3,
-                 weight_decay=1e-4, patience=5, **params):
+                 weight_decay=1e-4, patience=5, cache_mb=1024, on_bad_image="stop", **params):
         super().__init__(task, seed, n_classes, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, patience=patience, **params)
+        if on_bad_image not in BAD_IMAGE:
+            raise ConfigError(f"{type(self).__name__}: on_bad_image must be one of {list(BAD_IMAGE)}; got {on_bad_image!r}")
+        self.cache_mb, self.on_bad_image = float(cache_mb), on_bad_image
         self.backbone, self.checkpoint, self.tta, self.dropout = backbone, checkpoint, int(tta), dropout
         self.columns = int(columns)
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -121,6 +185,14 @@ class ImageCNN(TorchModel):
         if unknown:
             raise ConfigError(f"image_cnn: augment has no key(s) {unknown}; it takes {sorted(AUGMENT)}")
         self.augment = {**AUGMENT, **(augment or {})}
+
+    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
+        with _plain_worker_errors():
+            return super().fit(X, y, X_valid, y_valid, workdir)
+
+    def predict(self, X):
+        with _plain_worker_errors():
+            return super().predict(X)
 
     def build_network(self, X, y, out_dim):
         from common.torch_compat import ensure_torchvision
@@ -142,7 +214,13 @@ class ImageCNN(TorchModel):
 
     def make_dataset(self, X, y, training):
         targets = None if y is None else np.asarray(y, dtype=np.int64 if self.task != "binary" else np.float32)
-        return _Images(image_paths(X), targets, self._transform(training), augment=training)
+        reader = getattr(self, "reader_", None)
+        if reader is None or reader.size != self.image_size:  # one per model: a fit's folds and predictions share it
+            reader = self.reader_ = ImageReader(self.image_size, self.cache_mb, self.on_bad_image,
+                                                threads=max(1, int(self.num_workers or 0)))
+        paths = image_paths(X)
+        reader.preload(paths)
+        return _Images(paths, targets, self._transform(training), augment=training, reader=reader)
 
     def _transform(self, training: bool):
         import albumentations as A
@@ -170,6 +248,20 @@ class ImageCNN(TorchModel):
         if self.tta >= 3:
             views.append(_shift(inputs, max(1, inputs.shape[-1] // 32)))
         return views
+
+
+@contextmanager
+def _plain_worker_errors():
+    """A DataError raised in a loader worker comes back with the worker's traceback in its message: keep the
+    message alone, so a bad file ends the stage with one line, as it does without workers."""
+    try:
+        yield
+    except DataError as exc:
+        text = str(exc)
+        if "Original Traceback" not in text:
+            raise
+        last = [line for line in text.strip().splitlines() if "DataError:" in line]
+        raise DataError(last[-1].split("DataError:", 1)[1].strip() if last else text) from None
 
 
 def reseed(compose, seed: int):
