@@ -250,10 +250,12 @@ class Contest:
 
     def cv(self, features: FeatureSet, folds: Folds | None = None) -> CVContext:
         """How this contest cross-validates `features`: its folds (or `folds`), metric, task, seed, classes,
-        training filter and target transform, in the one object the fold loop and stages 05-06 take."""
+        training filter, target transform and the cache folder models share across folds (cache/pretrained),
+        in the one object the fold loop and stages 05-06 take."""
         cfg = self.config
         return CVContext(folds if folds is not None else self.folds(), self.metric, self.task, cfg.seed,
-                         self.n_classes(features.y), cfg.train.filter, cfg.data.target_transform)
+                         self.n_classes(features.y), cfg.train.filter, cfg.data.target_transform,
+                         self.cache_dir / "pretrained")
 
     @cached_property
     def _alphabet(self) -> tuple[str, ...]:

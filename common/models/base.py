@@ -8,7 +8,11 @@
 image paths for the deep ones): the fold loop only slices rows. The validation fold is there for
 early stopping; `workdir` is a scratch folder inside the run for checkpoints. Before `fit` the fold loop
 sets `model.metric` (the contest's common.metrics.Metric, None outside it): a model that picks a best
-iteration may pick it on the metric instead of its loss (the torch models do, `monitor: metric`).
+iteration may pick it on the metric instead of its loss (the torch models do, `monitor: metric`). It also
+sets `model.unlabelled` (the test inputs, which have no labels) and `model.cache_dir` (a folder that outlives
+the fold, the contest's cache/pretrained, or None): a model that learns from unlabelled rows (bert's masked-LM
+pre-training on all the text) uses them and keeps what every fold shares there. Both are None outside a fold
+loop.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ class Model:
     takes: frozenset[str] = frozenset({"numeric", "categorical"})
     #: the contest metric for model selection on the validation fold, set by the fold loop (common.runs.train)
     metric: Any = None
+    #: inputs without labels (the test rows) and a folder shared by every fold, set by the fold loop
+    unlabelled: Any = None
+    cache_dir: Path | None = None
 
     def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
         self.task = task

@@ -40,6 +40,7 @@ class CVContext:
     n_classes: int | None = None  # multiclass: the contest's classes (else those seen); sequence: the alphabet + blank
     train_filter: Any = None  # {name, params} of TRAIN_FILTERS: drops rows from each training fold only
     target_transform: str | None = None  # regression: fitted per fold, inverted on the predictions (common.models.target)
+    cache_dir: Path | None = None  # where a model keeps what outlives a fold (bert's pre-trained encoder); None: nowhere
 
     def but(self, **changes: Any) -> CVContext:
         """The same context with some fields changed (other folds, another filter)."""
@@ -91,15 +92,18 @@ class FoldFit:
 
 
 def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, cv: CVContext,
-             workdir: Path | None = None) -> FoldFit:
+             workdir: Path | None = None, unlabelled: Any = None) -> FoldFit:
     """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
 
     The model sees only the columns it takes (numbers, categories, text); the target transform is fitted
     on this fold's training target and inverted on the predictions. The contest metric is handed to the
-    model (`model.metric`) for selecting its best iteration on the validation rows.
+    model (`model.metric`) for selecting its best iteration on the validation rows, with the contest's cache
+    folder (`model.cache_dir`) and the rows without labels (`model.unlabelled`: the test inputs, in the columns
+    the model takes) for a model that learns from unlabelled text (bert's masked-LM pre-training).
     """
     model = create_model(spec, cv.task, cv.seed, cv.n_classes, cv.target_transform)
-    model.metric = cv.metric
+    model.metric, model.cache_dir = cv.metric, cv.cache_dir
+    model.unlabelled = None if unlabelled is None else model_inputs(unlabelled, model.takes)
     X = model_inputs(X, model.takes)
     X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], cv.train_filter, cv.seed)
     start = time.perf_counter()
@@ -127,7 +131,7 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
     label = getattr(spec, "run_label", spec.name)
     bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
-        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None)
+        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None, X_test)
         start = time.perf_counter()
         pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
         pred_va = fit.pred

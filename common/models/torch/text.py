@@ -26,6 +26,34 @@ from common.models.torch.trainer import TorchModel
 PAD, UNKNOWN = 0, 1
 
 
+def auto_min_count(n_docs: int) -> int:
+    """The fewest documents (or occurrences) a token needs to enter a vocabulary: the rule tfidf_linear uses,
+    so a small corpus keeps its rare tokens."""
+    return min(max(2, n_docs // 20_000), max(1, n_docs // 10))
+
+
+def cut_length(lengths: np.ndarray, quantile: float, max_len: int) -> int:
+    """The length documents are cut to: the `quantile` of their lengths, capped by `max_len`."""
+    lengths = lengths if len(lengths) else np.array([1])
+    return max(1, min(int(max_len), int(np.ceil(np.quantile(lengths, quantile)))))
+
+
+def head_and_tail(ids: np.ndarray, length: int, head_share: float) -> np.ndarray:
+    """A document longer than `length` keeps its head (`head_share` of the length) and its tail."""
+    if len(ids) <= length:
+        return ids
+    head = round(length * head_share)
+    return np.concatenate([ids[:head], ids[len(ids) - (length - head):]])
+
+
+def pad_ids(rows: list[np.ndarray], width: int, pad: int = PAD) -> np.ndarray:
+    """Token id rows padded with `pad` to `width` (at least the longest row) as one (rows, width) array."""
+    padded = np.full((len(rows), max([width, *map(len, rows)])), pad, dtype=np.int64)
+    for row, ids in enumerate(rows):
+        padded[row, : len(ids)] = ids
+    return padded
+
+
 class _Documents:
     """A torch-style dataset of (token ids, target)."""
 
@@ -58,12 +86,10 @@ class TokenModel(TorchModel):
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
         tokens = [doc.split() for doc in documents(X)]
         counts = Counter(t for doc in tokens for t in set(doc))  # document frequency
-        min_count = max(2, len(tokens) // 20_000) if self.min_count == "auto" else int(self.min_count)
-        min_count = min(min_count, max(1, len(tokens) // 10))  # a tiny corpus keeps its tokens
+        min_count = auto_min_count(len(tokens)) if self.min_count == "auto" else int(self.min_count)
         kept = [t for t, c in sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])) if c >= min_count]
         self.vocab_ = {t: i + 2 for i, t in enumerate(kept[: self.max_vocab])}
-        lengths = np.array([len(doc) for doc in tokens]) if tokens else np.array([1])
-        self.length_ = max(1, min(int(self.max_len), int(np.ceil(np.quantile(lengths, self.length_quantile)))))
+        self.length_ = cut_length(np.array([len(doc) for doc in tokens]), self.length_quantile, self.max_len)
         if self.task == "regression":
             self.y_mean_, self.y_std_ = float(np.mean(y)), float(np.std(y) or 1.0)
         self._encoded = (X, [self._encode(doc) for doc in tokens])  # fit's own rows: encoded once
@@ -74,9 +100,7 @@ class TokenModel(TorchModel):
 
     def _encode(self, tokens: list[str]) -> np.ndarray:
         ids = np.fromiter((self.vocab_.get(t, UNKNOWN) for t in tokens), dtype=np.int64, count=len(tokens))
-        if len(ids) > self.length_:  # head and tail
-            head = round(self.length_ * self.head_share)
-            ids = np.concatenate([ids[:head], ids[len(ids) - (self.length_ - head):]])
+        ids = head_and_tail(ids, self.length_, self.head_share)
         return ids if len(ids) else np.array([PAD], dtype=np.int64)
 
     def make_dataset(self, X, y, training):
@@ -93,10 +117,7 @@ class TokenModel(TorchModel):
         """Token ids padded (with 0) to the longest document of the batch."""
         import torch
 
-        width = max(self.min_length, max(len(ids) for ids, _ in batch))
-        padded = np.zeros((len(batch), width), dtype=np.int64)
-        for row, (ids, _) in enumerate(batch):
-            padded[row, : len(ids)] = ids
+        padded = pad_ids([ids for ids, _ in batch], self.min_length)
         return torch.from_numpy(padded), torch.as_tensor(np.array([t for _, t in batch]))
 
     def predict(self, X):
