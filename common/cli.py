@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--from", dest="start", default="01", help="first stage number (default 01)")
     run.add_argument("--to", dest="stop", default="07", help="last stage number (default 07)")
     run.add_argument("--skip", nargs="*", default=[], help="stage numbers to skip, e.g. --skip 06")
+    run.add_argument("--config", help="another config file of the contest folder to run with, e.g. config.gpu.yaml "
+                     "(sets $COMPKIT_CONFIG for the stages)")
     demo = sub.add_parser("demo", help="the steam contest end to end on generated data")
     demo.add_argument("--contest", type=Path, default=REPO / "competitions" / "steam")
     gen = sub.add_parser("generate", help="write a synthetic data set with a contest's schema")
@@ -86,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     if args.command == "run":
+        if args.config:
+            from common.contest import CONFIG_ENV
+
+            os.environ[CONFIG_ENV] = args.config
         chosen = [s for s in STAGES if args.start <= s[:2] <= args.stop and s[:2] not in args.skip]
         run_stages(args.contest.resolve(), chosen)
     elif args.command == "demo":

@@ -1,10 +1,13 @@
 """A contest folder: its config, its paths, its validated raw data, folds and feature tables.
 
-Paths resolve from the contest folder (where config.yaml is), never from the working directory.
+Paths resolve from the contest folder (where config.yaml is), never from the working directory. Another
+config in that folder (a profile, e.g. config.gpu.yaml) is read instead when $COMPKIT_CONFIG names it
+(`compkit run --config config.gpu.yaml` sets it for every stage).
 """
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +30,10 @@ from common.runs.train import CVContext
 VALID_COLUMN = "is_valid"  # marks the rows of data.valid inside the train frame
 
 
+#: names the config file of the contest folder to read instead of config.yaml (a profile: config.gpu.yaml)
+CONFIG_ENV = "COMPKIT_CONFIG"
+
+
 @dataclass(frozen=True)
 class Contest:
     root: Path
@@ -40,7 +47,11 @@ class Contest:
             root = root.parent
         for folder in (root, *root.parents):
             if (folder / "config.yaml").is_file():
-                contest = cls(folder, load_config(folder / "config.yaml"))
+                profile = folder / (os.environ.get(CONFIG_ENV) or "config.yaml")
+                if not profile.is_file():
+                    raise ConfigError(f"${CONFIG_ENV} names {profile.name!r}, which is not in {folder}: "
+                                      "unset it or give the name of a config file there.")
+                contest = cls(folder, load_config(profile))
                 contest.import_features()
                 return contest
         raise ConfigError(f"no config.yaml in {root} or above it: run stages from inside a contest folder.")

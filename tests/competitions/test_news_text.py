@@ -29,3 +29,25 @@ def test_all_seven_stages_on_generated_news(tmp_path):
     assert table["cv_score"].max() > 0.4  # 14 classes with a planted signal: far above chance (~0.07)
     scores = {s.split("-")[0]: v for s, v in zip(table["strategy"], table["cv_score"])}
     assert scores["fasttext"] > 0.3 and scores["textcnn"] > 0.2  # the torch text models trained and learned
+
+
+def test_the_gpu_profile_is_read_instead_of_config_yaml(monkeypatch):
+    """config.gpu.yaml (bert at BERT-base sizes) is a valid config whose params every model accepts, and
+    $COMPKIT_CONFIG makes a contest read it instead of config.yaml."""
+    import pytest
+
+    from common.contest import CONFIG_ENV, Contest
+    from common.errors import ConfigError
+    from common.models.base import check_params
+
+    monkeypatch.setenv(CONFIG_ENV, "config.gpu.yaml")
+    models = Contest.load(NEWS).config.models
+    for spec in models:
+        check_params(spec)
+    bert = next(m for m in models if m.name == "bert")
+    assert bert.params["hidden"] == 768 and bert.params["layers"] == 12
+    monkeypatch.setenv(CONFIG_ENV, "config.tpu.yaml")
+    with pytest.raises(ConfigError, match="config.tpu.yaml"):
+        Contest.load(NEWS)
+    monkeypatch.delenv(CONFIG_ENV)
+    assert "bert" not in [m.name for m in Contest.load(NEWS).config.models]
