@@ -135,3 +135,15 @@ def test_unknown_param_is_refused_with_a_suggestion():
         create_model(Component(name="bert", params={"hiden": 64}), "multiclass")
     with pytest.raises(ValueError, match="multiple of heads"):
         _bert(hidden=30, heads=4)
+
+
+def test_a_transformed_target_passes_the_unlabelled_rows_on(tmp_path):
+    from common.models.base import create_model as make
+
+    X, _ = _corpus()
+    y = np.arange(60, dtype=float) % 3 + 1
+    model = make(Component(name="bert", params={**TINY, "pretrain_epochs": 1, "epochs": 1}), "regression",
+                 target_transform="log1p")
+    model.unlabelled, model.cache_dir = _corpus(20, seed=1)[0], tmp_path
+    model.fit(X, y)
+    assert model.info["documents"] == 80 and list(tmp_path.glob("bert-*/encoder.safetensors"))
