@@ -66,6 +66,7 @@ def test_pretraining_runs_once_per_corpus_whatever_the_fold(tmp_path):
     other = _bert(hidden=16)  # other pre-training params: another encoder
     other.cache_dir, other.unlabelled = tmp_path, test
     assert other.fit(X, y).info["pretrained"] == "trained" and len(list(tmp_path.glob("bert-*"))) == 2
+    assert _bert(pretrain_epochs=0, epochs=1).fit(X, y).info["pretrained"] == "none"  # a random encoder
 
 
 def test_a_killed_pretraining_resumes_where_it_stopped(tmp_path, monkeypatch):

@@ -231,7 +231,7 @@ class Bert(TorchModel):
             if encoder is not None:
                 with atomic_path(weights) as tmp:  # last: its presence says the folder is complete
                     save_file(encoder, str(tmp))
-        return {**meta, "tokenizer": tokenizer, "encoder": encoder, "pretrained": "trained"}
+        return {**meta, "tokenizer": tokenizer, "encoder": encoder, "pretrained": "trained" if encoder is not None else "none"}
 
     # ---- fine-tuning
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None):
