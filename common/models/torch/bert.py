@@ -20,6 +20,9 @@ it from the corpus. Takes the text role (several text columns are joined, as for
 Documents are cut to the `length_quantile` of the corpus's lengths (capped by `max_len`, [CLS] and [SEP]
 included) keeping head and tail; batches are padded to their longest document. CPU-sized defaults (hidden
 128, 2 layers, 2 heads, 256 tokens); BERT-base is hidden 768, 12 layers, 12 heads, 512 tokens.
+On 1,000 generated news documents + 200 test ones (5 stratified folds, 2 shared CPU cores, max_len 128), macro-F1:
+tfidf_linear 0.869; bert 0.878 without pre-training, 0.881 after 3 masked-LM epochs (41 s, once), 0.899 after 10
+(112 s); fine-tuning about 55 s a fold. (The generator draws tokens independently: little for masked-LM to learn.)
 """
 from __future__ import annotations
 
