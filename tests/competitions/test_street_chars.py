@@ -8,6 +8,8 @@ STREET = REPO / "competitions" / "street_chars"
 # the contest's models at test size: the image network small enough to train in seconds on a CPU
 TINY = [{"name": "image_cnn", "params": {"backbone": "resnet18", "image_size": [32, 64], "epochs": 2,
                                          "batch_size": 16, "tta": 3}},
+        {"name": "crnn_ctc", "params": {"image_size": [32, 64], "channels": [8, 16, 16], "hidden": 16, "layers": 1,
+                                        "epochs": 2, "batch_size": 16}},
         {"name": "per_position", "label": "per_position_logistic"}]
 
 
@@ -24,7 +26,7 @@ def test_all_seven_stages_on_generated_street_chars(tmp_path):
     assert submission["file_name"].tolist() == sample["file_name"].tolist()  # every test image, in sample order
     assert submission["file_code"].str.fullmatch(r"[0-9]{0,6}").all()  # digit strings, leading zeros kept
     table = pd.read_csv(root / "reports" / "ensemble_comparison.csv")
-    assert table["strategy"].str.contains("image_cnn").any()
+    assert table["strategy"].str.contains("image_cnn").any() and table["strategy"].str.contains("crnn_ctc").any()
 
 
 def test_annotations_never_reach_a_model(tmp_path):
