@@ -95,7 +95,7 @@ class ImageReader:
         h, w = self.size
         try:
             pixels = read_image(path)
-        except DataError as exc:
+        except DataError:
             if self.on_bad_image != "skip":
                 raise
             if path not in self.bad:
