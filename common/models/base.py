@@ -11,8 +11,9 @@ sets `model.metric` (the contest's common.metrics.Metric, None outside it): a mo
 iteration may pick it on the metric instead of its loss (the torch models do, `monitor: metric`). It also
 sets `model.unlabelled` (the test inputs, which have no labels) and `model.cache_dir` (a folder that outlives
 the fold, the contest's cache/pretrained, or None): a model that learns from unlabelled rows (bert's masked-LM
-pre-training on all the text) uses them and keeps what every fold shares there. Both are None outside a fold
-loop.
+pre-training on all the text) uses them and keeps what every fold shares there. And `model.annotations`: the
+training rows' label-derived columns (digit boxes), indexed like X, to guide training (an image model crops
+around the boxes); they are never features. All are None outside a fold loop.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ class Model:
     #: inputs without labels (the test rows) and a folder shared by every fold, set by the fold loop
     unlabelled: Any = None
     cache_dir: Path | None = None
+    #: the training rows' label-derived columns (a DataFrame indexed like X), set by the fold loop
+    annotations: Any = None
 
     def __init__(self, task: str = "regression", seed: int = 0, n_classes: int | None = None, **params: Any):
         self.task = task

@@ -101,7 +101,7 @@ class TransformedTarget:
         if metric is not None:  # the wrapped model selects on the metric of the original scale
             inverse = self.transform_.inverse
             self.model.metric = dataclasses.replace(metric, fn=lambda y_t, p_t: metric.fn(inverse(y_t), inverse(p_t)))
-        for name in ("unlabelled", "cache_dir"):  # the test rows and shared folder the fold loop hands over
+        for name in ("unlabelled", "cache_dir", "annotations"):  # what else the fold loop hands over
             if name in self.__dict__:
                 setattr(self.model, name, self.__dict__[name])
         self.model.fit(X, self.transform_.transform(np.asarray(y, float)), X_valid, z_valid, workdir=workdir)

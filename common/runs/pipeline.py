@@ -38,7 +38,7 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
         return contest.store.load(run_id), True
     cv = contest.cv(fs, folds)
     if result is None:
-        result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id))
+        result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id), annotations=fs.annotations)
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
             "fold_hash": folds.hash, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,

@@ -92,18 +92,21 @@ class FoldFit:
 
 
 def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx: np.ndarray, cv: CVContext,
-             workdir: Path | None = None, unlabelled: Any = None) -> FoldFit:
+             workdir: Path | None = None, unlabelled: Any = None, annotations: pd.DataFrame | None = None) -> FoldFit:
     """One fold: drop the filtered training rows, fit with the validation rows as the eval set, predict them.
 
     The model sees only the columns it takes (numbers, categories, text); the target transform is fitted
     on this fold's training target and inverted on the predictions. The contest metric is handed to the
     model (`model.metric`) for selecting its best iteration on the validation rows, with the contest's cache
     folder (`model.cache_dir`) and the rows without labels (`model.unlabelled`: the test inputs, in the columns
-    the model takes) for a model that learns from unlabelled text (bert's masked-LM pre-training).
+    the model takes) for a model that learns from unlabelled text (bert's masked-LM pre-training), and the
+    label-derived columns of the training rows (`model.annotations`, indexed like X: e.g. digit boxes an
+    image model crops around), which guide training but are never features.
     """
     model = create_model(spec, cv.task, cv.seed, cv.n_classes, cv.target_transform)
     model.metric, model.cache_dir = cv.metric, cv.cache_dir
     model.unlabelled = None if unlabelled is None else model_inputs(unlabelled, model.takes)
+    model.annotations = None if annotations is None else annotations.iloc[train_idx]
     X = model_inputs(X, model.takes)
     X_tr, y_tr = filter_training_rows(take(X, train_idx), y[train_idx], cv.train_filter, cv.seed)
     start = time.perf_counter()
@@ -114,12 +117,13 @@ def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx:
 
 
 def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdir: Path | None = None,
-            on_fold: Callable[[int, float], None] | None = None, progress: bool = True) -> CVResult:
+            on_fold: Callable[[int, float], None] | None = None, progress: bool = True,
+            annotations: pd.DataFrame | None = None) -> CVResult:
     """Cross-validate the model `spec` ({name, params}) on `cv.folds`.
 
     The training filter drops rows from each training fold only, so validation rows - and so the CV
     score - are never touched. `on_fold(k, running_score)` is called after each fold (the optimizer
-    prunes from it).
+    prunes from it). `annotations`: the train rows' label-derived columns, for `fit_fold`.
     """
     y = np.asarray(y)
     folds, metric = cv.folds, cv.metric
@@ -131,7 +135,8 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
     label = getattr(spec, "run_label", spec.name)
     bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
     for k, (tr, va) in enumerate(bar):
-        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None, X_test)
+        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None, X_test,
+                       annotations)
         start = time.perf_counter()
         pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
         pred_va = fit.pred

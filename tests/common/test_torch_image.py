@@ -120,3 +120,48 @@ def test_a_missing_or_corrupt_image_names_the_file(images, tmp_path):
     bad.iloc[3, 0] = str(tmp_path / "corrupt.png")
     with pytest.raises(DataError, match="corrupt.png cannot be read"):
         _model().fit(bad, y)
+
+
+def test_a_crop_around_the_boxes_never_cuts_a_digit():
+    from common.models.torch.image import crop_around
+
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[10:30, 20:60] = 255  # the digits: (left, top, right, bottom) = (0.25, 0.25, 0.75, 0.75) of the image
+    box = np.array([0.25, 0.25, 0.75, 0.75])
+    for margins in (np.zeros(4), np.full(4, 0.3), np.array([0.0, 0.3, 0.1, 0.0])):
+        out = crop_around(pixels, box, margins)
+        assert out.shape == pixels.shape
+        white = np.argwhere(out[..., 0] > 127)
+        # the whole white block is still there, touching the edges only where the margin is zero
+        assert (white[:, 0].min() == 0) == (margins[1] == 0) and (white[:, 1].min() == 0) == (margins[0] == 0)
+        assert (white[:, 0].max() == 39) == (margins[3] == 0) and (white[:, 1].max() == 79) == (margins[2] == 0)
+    np.testing.assert_array_equal(crop_around(pixels, np.full(4, np.nan), np.zeros(4)), pixels)  # no boxes
+
+
+def test_the_fold_loop_hands_the_training_rows_boxes_which_the_crop_reads(tmp_path):
+    """Annotations (digit boxes) reach the image model's training as `model.annotations`, never as inputs."""
+    import yaml
+
+    from common.contest import Contest
+    from common.data.datasets.streetchar import write_street_chars
+    from common.models.torch.image import union_boxes
+    from common.runs.train import fit_fold
+
+    write_street_chars(tmp_path / "sc" / "data" / "raw", n_train=16, n_val=8, n_test=4)
+    config = {"competition": {"name": "sc", "task": "sequence", "metric": "string_accuracy"},
+              "data": {"modality": "image", "train": "data/raw/mchar_train.json", "test": "data/raw/mchar_sample_submit_A.csv",
+                       "valid": "data/raw/mchar_val.json", "image_dir": "data/raw/mchar_train",
+                       "valid_image_dir": "data/raw/mchar_val", "test_image_dir": "data/raw/mchar_test_a",
+                       "id_column": "file_name", "target": "file_code"},
+              "folds": {"scheme": "holdout"}, "models": [{"name": "image_cnn"}]}
+    (tmp_path / "sc" / "config.yaml").write_text(yaml.safe_dump(config))
+    contest = Contest.load(tmp_path / "sc")
+    fs, folds = contest.features(log=lambda _: None), contest.folds()
+    tr, va = next(folds.splits())
+    fit = fit_fold(Component(name="image_cnn", params={**TINY, "epochs": 1}), fs.X, fs.y, tr, va,
+                   contest.cv(fs, folds), annotations=fs.annotations)
+    assert list(fit.model.annotations.index) == list(fs.X.index[tr])
+    assert not set(fs.annotations.columns) & set(fit.X_train.columns)  # boxes guide training, never predict
+    boxes = union_boxes(fit.model.annotations, fit.X_train, fit.X_train["image_path"].tolist())
+    assert boxes.shape == (len(tr), 4) and np.isfinite(boxes).all()
+    assert (boxes[:, 0] < boxes[:, 2]).all() and (boxes[:, 1] < boxes[:, 3]).all()

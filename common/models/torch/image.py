@@ -19,8 +19,10 @@ from common.errors import ConfigError, DataError
 from common.models.base import MODELS
 from common.models.torch.trainer import TorchModel
 
-#: training augmentation strengths; 0 turns one off (`augment: {rotate: 0}`)
-AUGMENT = {"scale": 0.1, "translate": 0.05, "rotate": 8.0, "shear": 6.0, "color": 0.3, "blur": 0.2}
+#: training augmentation strengths; 0 turns one off (`augment: {rotate: 0}`). box_crop: with the digit boxes
+#: (the fold loop's annotations), half the training images are cropped to the union of their boxes plus a random
+#: margin of up to this share of its size on each side: zoom and framing vary, and no digit is ever cut
+AUGMENT = {"scale": 0.1, "translate": 0.05, "rotate": 8.0, "shear": 6.0, "color": 0.3, "blur": 0.2, "box_crop": 0.3}
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's: what timm checkpoints expect
 
 
@@ -113,8 +115,9 @@ class _Images:
     item's augmentations are drawn from torch's RNG (which the engine seeds, checkpoints and gives each
     loader worker its own of), so a seed, a resumed fit and several workers all draw reproducibly."""
 
-    def __init__(self, paths, targets, transform, augment: bool, reader):
+    def __init__(self, paths, targets, transform, augment: bool, reader, boxes=None, box_crop: float = 0.0):
         self.paths, self.targets, self.transform, self.augment, self.reader = paths, targets, transform, augment, reader
+        self.boxes, self.box_crop = boxes, box_crop  # boxes: (n, 4) union boxes as shares of each image (NaN: none)
 
     def __len__(self):
         return len(self.paths)
@@ -122,9 +125,12 @@ class _Images:
     def __getitem__(self, i):
         import torch
 
+        pixels = self.reader(self.paths[i])
         if self.augment:
             reseed(self.transform, int(torch.randint(0, 2**31 - 1, ())))
-        pixels = self.transform(image=self.reader(self.paths[i]))["image"]
+            if self.boxes is not None and self.box_crop > 0 and bool(torch.rand(()) < 0.5):
+                pixels = crop_around(pixels, self.boxes[i], torch.rand(4).numpy() * self.box_crop)
+        pixels = self.transform(image=pixels)["image"]
         target = 0 if self.targets is None else self.targets[i]
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), torch.as_tensor(target)
 
@@ -220,7 +226,9 @@ class ImageCNN(TorchModel):
                                                 threads=max(1, int(self.num_workers or 0)))
         paths = image_paths(X)
         reader.preload(paths)
-        return _Images(paths, targets, self._transform(training), augment=training, reader=reader)
+        boxes = union_boxes(self.annotations, X, paths) if training and self.augment["box_crop"] else None
+        return _Images(paths, targets, self._transform(training), augment=training, reader=reader, boxes=boxes,
+                       box_crop=self.augment["box_crop"])
 
     def _transform(self, training: bool):
         import albumentations as A
@@ -248,6 +256,43 @@ class ImageCNN(TorchModel):
         if self.tta >= 3:
             views.append(_shift(inputs, max(1, inputs.shape[-1] // 32)))
         return views
+
+
+def union_boxes(annotations, X, paths: list[str]) -> np.ndarray | None:
+    """Per row of X: the union of its digit boxes as (left, top, right, bottom) shares of the image (NaN where
+    a row has no boxes), from the fold loop's annotations (mchar columns left/top/width/height, lists per row);
+    None without them. The image sizes come from the files' headers."""
+    import pandas as pd
+    from PIL import Image
+
+    if annotations is None or not {"left", "top", "width", "height"} <= set(annotations.columns) or not isinstance(X, pd.DataFrame):
+        return None
+    rows = annotations.reindex(X.index)
+    out = np.full((len(X), 4), np.nan)
+    for i, (path, left, top, w, h) in enumerate(zip(paths, rows["left"], rows["top"], rows["width"], rows["height"])):
+        if not isinstance(left, (list, tuple, np.ndarray)) or len(left) == 0:
+            continue
+        with Image.open(path) as img:
+            width, height = img.size
+        left, top, w, h = (np.asarray(v, float) for v in (left, top, w, h))
+        out[i] = [left.min() / width, top.min() / height, (left + w).max() / width, (top + h).max() / height]
+    return np.clip(out, 0.0, 1.0)
+
+
+def crop_around(pixels: np.ndarray, box: np.ndarray, margins: np.ndarray) -> np.ndarray:
+    """`pixels` cropped to `box` (left, top, right, bottom shares) widened by `margins` (shares of the box's
+    width and height: left, top, right, bottom), resized back to the same size. No box: unchanged."""
+    import cv2
+
+    if not np.all(np.isfinite(box)):
+        return pixels
+    h, w = pixels.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x0, x1 = int(max(0.0, box[0] - margins[0] * bw) * w), int(np.ceil(min(1.0, box[2] + margins[2] * bw) * w))
+    y0, y1 = int(max(0.0, box[1] - margins[1] * bh) * h), int(np.ceil(min(1.0, box[3] + margins[3] * bh) * h))
+    if x1 - x0 < 4 or y1 - y0 < 4:  # a box too small to crop to at this size
+        return pixels
+    return cv2.resize(pixels[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 @contextmanager
