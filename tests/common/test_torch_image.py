@@ -165,3 +165,20 @@ def test_the_fold_loop_hands_the_training_rows_boxes_which_the_crop_reads(tmp_pa
     boxes = union_boxes(fit.model.annotations, fit.X_train, fit.X_train["image_path"].tolist())
     assert boxes.shape == (len(tr), 4) and np.isfinite(boxes).all()
     assert (boxes[:, 0] < boxes[:, 2]).all() and (boxes[:, 1] < boxes[:, 3]).all()
+
+
+def test_image_models_ask_for_channels_last_which_the_engine_gives_on_a_gpu_only(images):
+    import torch
+
+    from common.models.torch import engine
+
+    image, mlp = _model(), create_model(Component(name="mlp"), "regression")
+    assert engine.memory_format(image, torch.device("cuda")) is torch.channels_last
+    assert engine.memory_format(image, torch.device("cpu")) is torch.contiguous_format
+    assert engine.memory_format(mlp, torch.device("cuda")) is torch.contiguous_format
+    X, y, _, _ = images
+    model = _model(epochs=1).fit(X[:8], y[:8])  # on this CPU: the default layout, batches passed as they are
+    batch = torch.zeros(2, 3, 32, 64)
+    assert model.memory_format_ is torch.contiguous_format and model._formatted(batch) is batch
+    model.memory_format_ = torch.channels_last  # what a GPU fit sets
+    assert model._formatted(batch).is_contiguous(memory_format=torch.channels_last)

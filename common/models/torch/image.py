@@ -172,6 +172,7 @@ class ImageCNN(TorchModel):
 
     tasks = ("binary", "multiclass", "sequence")
     takes = frozenset({"image"})
+    channels_last = True  # on a GPU the engine keeps the network and the batches channels-last
 
     def __init__(self, task="sequence", seed=0, n_classes=None, backbone="resnet18", image_size=(64, 128),
                  checkpoint=None, columns=4, augment=None, tta=2, dropout=0.2, epochs=20, batch_size=64, lr=1e-3,

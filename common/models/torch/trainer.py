@@ -103,7 +103,8 @@ class TorchModel(Model):
         self.device_ = acc.device
         y = np.asarray(y)
         self.out_dim_ = self.out_dim(y)
-        self.net_ = self.build_network(X, y, self.out_dim_)
+        self.memory_format_ = engine.memory_format(self, acc.device)
+        self.net_ = self.build_network(X, y, self.out_dim_).to(memory_format=self.memory_format_)
         optimizer = engine.make_optimizer(self, self.net_)
         raw_train = self._loader(X, y, training=True)
         raw_valid = self._loader(X_valid, y_valid, training=False) if X_valid is not None else None
@@ -145,7 +146,7 @@ class TorchModel(Model):
                 began, rows, total = time.perf_counter(), 0, 0.0
                 for inputs, target in train_loader:
                     with acc.accumulate(net):
-                        loss = self.loss(net(inputs), target)
+                        loss = self.loss(net(self._formatted(inputs)), target)
                         acc.backward(loss)
                         if acc.sync_gradients and self.clip_grad:
                             acc.clip_grad_norm_(net.parameters(), float(self.clip_grad))
@@ -203,7 +204,7 @@ class TorchModel(Model):
         outputs = []
         with torch.no_grad(), acc.autocast():
             for inputs, _ in acc.prepare_data_loader(self._loader(X, None, training=False)):
-                views = [self.to_prediction(self.net_(v).float().cpu()) for v in self.tta_views(inputs)]
+                views = [self.to_prediction(self.net_(self._formatted(v)).float().cpu()) for v in self.tta_views(inputs)]
                 # every process predicts its shard; each gets all rows back, in the dataset's order
                 outputs.append(acc.gather_for_metrics(torch.stack(views).mean(0).to(acc.device)).cpu())
         return torch.cat(outputs).numpy().astype(np.float64)
@@ -219,6 +220,15 @@ class TorchModel(Model):
             collate_fn=self.collate,
         )
 
+    def _formatted(self, inputs):
+        """A batch of images in the network's memory format (channels-last on a GPU for the image models)."""
+        import torch
+
+        fmt = getattr(self, "memory_format_", torch.contiguous_format)
+        if fmt is torch.contiguous_format or not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
+            return inputs
+        return inputs.contiguous(memory_format=fmt)
+
     def _eval_net(self):
         return self.ema_.module if self.ema_ is not None else self.net_
 
@@ -231,7 +241,7 @@ class TorchModel(Model):
         outs, targets = [], []
         with torch.no_grad(), acc.autocast():
             for inputs, target in loader:
-                out, target = acc.gather_for_metrics((net(inputs).float(), target))
+                out, target = acc.gather_for_metrics((net(self._formatted(inputs)).float(), target))
                 outs.append(out.cpu())
                 targets.append(target.cpu())
         out, target = torch.cat(outs), torch.cat(targets)
