@@ -67,6 +67,7 @@ class ImageReader:
     def __init__(self, size: tuple[int, int], cache_mb: float = 1024, on_bad_image: str = "stop", threads: int = 1):
         self.size, self.cache_mb, self.on_bad_image, self.threads = tuple(size), cache_mb, on_bad_image, threads
         self.cache: dict[str, np.ndarray] = {}
+        self.sizes: dict[str, tuple[int, int]] = {}  # (width, height) of each file as decoded, before the resize
         self.bad: list[str] = []
 
     def fits(self, n: int) -> bool:
@@ -107,7 +108,17 @@ class ImageReader:
                 warnings.warn(f"skipping unreadable image {path} (on_bad_image: skip): a blank image stands in "
                               "for it; unpack it again to use it", stacklevel=2)
             return np.full((h, w, 3), 127, np.uint8)
+        self.sizes[path] = (pixels.shape[1], pixels.shape[0])
         return cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)  # what A.Resize does
+
+    def original_size(self, path: str) -> tuple[int, int]:
+        """(width, height) of the file: known once decoded, else read from its header."""
+        if path not in self.sizes:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                self.sizes[path] = img.size
+        return self.sizes[path]
 
 
 class _Images:
@@ -227,7 +238,9 @@ class ImageCNN(TorchModel):
                                                 threads=max(1, int(self.num_workers or 0)))
         paths = image_paths(X)
         reader.preload(paths)
-        boxes = union_boxes(self.annotations, X, paths) if training and self.augment["box_crop"] else None
+        boxes = None
+        if training and self.augment["box_crop"]:
+            boxes = union_boxes(self.annotations, X, paths, reader.original_size)
         return _Images(paths, targets, self._transform(training), augment=training, reader=reader, boxes=boxes,
                        box_crop=self.augment["box_crop"])
 
@@ -259,22 +272,20 @@ class ImageCNN(TorchModel):
         return views
 
 
-def union_boxes(annotations, X, paths: list[str]) -> np.ndarray | None:
+def union_boxes(annotations, X, paths: list[str], size_of) -> np.ndarray | None:
     """Per row of X: the union of its digit boxes as (left, top, right, bottom) shares of the image (NaN where
     a row has no boxes), from the fold loop's annotations (mchar columns left/top/width/height, lists per row);
-    None without them. The image sizes come from the files' headers."""
+    None without them. `size_of(path)` gives an image's (width, height) (ImageReader.original_size)."""
     import pandas as pd
-    from PIL import Image
 
-    if annotations is None or not {"left", "top", "width", "height"} <= set(annotations.columns) or not isinstance(X, pd.DataFrame):
+    if annotations is None or not isinstance(X, pd.DataFrame) or not {"left", "top", "width", "height"} <= set(annotations.columns):
         return None
     rows = annotations.reindex(X.index)
     out = np.full((len(X), 4), np.nan)
     for i, (path, left, top, w, h) in enumerate(zip(paths, rows["left"], rows["top"], rows["width"], rows["height"])):
         if not isinstance(left, (list, tuple, np.ndarray)) or len(left) == 0:
             continue
-        with Image.open(path) as img:
-            width, height = img.size
+        width, height = size_of(path)
         left, top, w, h = (np.asarray(v, float) for v in (left, top, w, h))
         out[i] = [left.min() / width, top.min() / height, (left + w).max() / width, (top + h).max() / height]
     return np.clip(out, 0.0, 1.0)
