@@ -140,29 +140,23 @@ def test_a_crop_around_the_boxes_never_cuts_a_digit():
 
 def test_the_fold_loop_hands_the_training_rows_boxes_which_the_crop_reads(tmp_path):
     """Annotations (digit boxes) reach the image model's training as `model.annotations`, never as inputs."""
-    import yaml
-
     from common.contest import Contest
     from common.data.datasets.streetchar import write_street_chars
     from common.models.torch.image import union_boxes
     from common.runs.train import fit_fold
+    from tests.conftest import REPO, copy_contest
 
-    write_street_chars(tmp_path / "sc" / "data" / "raw", n_train=16, n_val=8, n_test=4)
-    config = {"competition": {"name": "sc", "task": "sequence", "metric": "string_accuracy"},
-              "data": {"modality": "image", "train": "data/raw/mchar_train.json", "test": "data/raw/mchar_sample_submit_A.csv",
-                       "valid": "data/raw/mchar_val.json", "image_dir": "data/raw/mchar_train",
-                       "valid_image_dir": "data/raw/mchar_val", "test_image_dir": "data/raw/mchar_test_a",
-                       "id_column": "file_name", "target": "file_code"},
-              "folds": {"scheme": "holdout"}, "models": [{"name": "image_cnn"}]}
-    (tmp_path / "sc" / "config.yaml").write_text(yaml.safe_dump(config))
-    contest = Contest.load(tmp_path / "sc")
+    root = copy_contest(REPO / "competitions" / "street_chars", tmp_path / "sc")
+    write_street_chars(root / "data" / "raw", n_train=16, n_val=8, n_test=4)
+    contest = Contest.load(root)
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     tr, va = next(folds.splits())
     fit = fit_fold(Component(name="image_cnn", params={**TINY, "epochs": 1}), fs.X, fs.y, tr, va,
                    contest.cv(fs, folds), annotations=fs.annotations)
     assert list(fit.model.annotations.index) == list(fs.X.index[tr])
     assert not set(fs.annotations.columns) & set(fit.X_train.columns)  # boxes guide training, never predict
-    boxes = union_boxes(fit.model.annotations, fit.X_train, fit.X_train["image_path"].tolist())
+    boxes = union_boxes(fit.model.annotations, fit.X_train, fit.X_train["image_path"].tolist(),
+                        fit.model.reader_.original_size)
     assert boxes.shape == (len(tr), 4) and np.isfinite(boxes).all()
     assert (boxes[:, 0] < boxes[:, 2]).all() and (boxes[:, 1] < boxes[:, 3]).all()
 
