@@ -164,10 +164,7 @@ def plot_sizes(sizes: dict[str, pd.DataFrame]):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     colors = {"train": TRAIN, "test": TEST}
     for ax, c in zip(axes[:2], ("width", "height")):
-        bins = log_bins(*(s[c] for s in sizes.values()))
-        for k, s in sizes.items():
-            ax.hist(s[c].clip(lower=1), bins=bins, weights=np.full(len(s), 1 / len(s)), alpha=0.55,
-                    color=colors.get(k), label=k)
+        _share_histograms(ax, sizes, c, log_bins(*(s[c] for s in sizes.values())), colors)
         log_scale(ax, "x")
         ax.set_xlabel(f"{c} (px)")
         ax.set_ylabel("share of images")
@@ -180,6 +177,13 @@ def plot_sizes(sizes: dict[str, pd.DataFrame]):
     axes[2].set_ylabel("height (px)")
     fig.tight_layout()
     return fig
+
+
+def _share_histograms(ax, frames: dict[str, pd.DataFrame], column: str, bins: np.ndarray, colors: dict[str, str]):
+    """One histogram of `column` per frame (train, test), each as shares of its rows, values clipped into the bins."""
+    for k, frame in frames.items():
+        ax.hist(frame[column].clip(lower=bins[0], upper=bins[-1]), bins=bins, weights=np.full(len(frame), 1 / len(frame)),
+                alpha=0.55, color=colors.get(k), label=k)
 
 
 def plot_bars(table: pd.DataFrame, key: str, what: str):
@@ -206,9 +210,7 @@ def plot_boxes(boxes: dict[str, pd.DataFrame]):
         values = np.concatenate([b[c].to_numpy(float) for b in boxes.values()])
         bins = (log_bins(values) if c != "aspect"
                 else np.linspace(0, min(values.max(), 2.0), 40))
-        for k, b in boxes.items():
-            ax.hist(b[c].clip(lower=bins[0], upper=bins[-1]), bins=bins, weights=np.full(len(b), 1 / len(b)),
-                    alpha=0.55, color=colors.get(k), label=k)
+        _share_histograms(ax, boxes, c, bins, colors)
         if c != "aspect":
             log_scale(ax, "x")
         ax.set_xlabel(f"box {c}" + (" (px)" if c != "aspect" else " (width / height)"))
