@@ -35,7 +35,7 @@ import numpy as np
 from common.data.io import atomic_path, read_json, stable_hash, write_json
 from common.models.base import MODELS
 from common.models.tfidf import documents
-from common.models.torch.text import auto_min_count, cut_length, head_and_tail, pad_ids
+from common.models.torch.text import auto_min_count, cut_length, head_and_tail, network_targets, pad_ids
 from common.models.torch.trainer import TorchModel
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -283,12 +283,8 @@ class Bert(TorchModel):
         cached = getattr(self, "_encoded", None)
         ids = cached[1] if cached is not None and cached[0] is X else encode(
             self.tokenizer_, documents(X), self.length_, self.head_share)
-        targets = np.zeros(len(ids), dtype=np.float32)
-        if y is not None:
-            targets = np.asarray(y, dtype=np.int64 if self.task == "multiclass" else np.float32)
-            if self.task == "regression":
-                targets = (targets - self.y_mean_) / self.y_std_
-        return _Rows(ids, targets)
+        targets = network_targets(self, y)
+        return _Rows(ids, np.zeros(len(ids), dtype=np.float32) if targets is None else targets)
 
     def collate(self, batch):
         """Token ids padded with [PAD] to the longest document of the batch."""

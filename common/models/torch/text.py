@@ -54,6 +54,15 @@ def pad_ids(rows: list[np.ndarray], width: int, pad: int = PAD) -> np.ndarray:
     return padded
 
 
+def network_targets(model, y) -> np.ndarray | None:
+    """The targets as a text network learns them: class codes, 0/1, or the value standardised with the training
+    fold's mean and std (`model.y_mean_`, `model.y_std_`); None without labels."""
+    if y is None:
+        return None
+    targets = np.asarray(y, dtype=np.int64 if model.task == "multiclass" else np.float32)
+    return (targets - model.y_mean_) / model.y_std_ if model.task == "regression" else targets
+
+
 class _Documents:
     """A torch-style dataset of (token ids, target)."""
 
@@ -106,12 +115,7 @@ class TokenModel(TorchModel):
     def make_dataset(self, X, y, training):
         cached = getattr(self, "_encoded", None)
         ids = cached[1] if cached is not None and cached[0] is X else [self._encode(d.split()) for d in documents(X)]
-        targets = None
-        if y is not None:
-            targets = np.asarray(y, dtype=np.int64 if self.task == "multiclass" else np.float32)
-            if self.task == "regression":
-                targets = (targets - self.y_mean_) / self.y_std_
-        return _Documents(ids, targets)
+        return _Documents(ids, network_targets(self, y))
 
     def collate(self, batch):
         """Token ids padded (with 0) to the longest document of the batch."""
