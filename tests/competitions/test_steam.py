@@ -101,6 +101,7 @@ def test_ensemble_refuses_runs_on_different_folds(tmp_path):
     assert "different folds" in result.stderr and "old-1: 0123456789ab" in result.stderr and ridge.name in result.stderr
 
 
+@pytest.mark.slow  # two minutes: the default run stays near its 15-minute budget; `make test-all` runs it
 @pytest.mark.skipif(not (SHARED_DATA / "steam").is_dir(), reason="real steam data not found at ../shared/data/steam")
 def test_real_data_reaches_the_target_cv(tmp_path):
     """Default config, no hyperparameter search: the best blend's 5-fold CV MSE is at most 0.095."""
