@@ -157,9 +157,13 @@ class EnsembleSection(_Frozen):
 class SubmissionSection(_Frozen):
     format: Literal["csv", "lines"] = "csv"
     # What the file holds: class probabilities, labels (binary: threshold chosen on the OOF predictions for
-    # the metric; multiclass: argmax; both in the train file's own label values) or values. `auto`: from
-    # the metric (probabilities for auc/logloss, labels for accuracy/f1/mcc/qwk, values for regression).
+    # the metric; multiclass: argmax, see class_weights; both in the train file's own label values) or values.
+    # `auto`: from the metric (probabilities for auc/logloss, labels for accuracy/f1/mcc/qwk, values for regression).
     kind: Literal["auto", "probability", "label", "value"] = "auto"
+    # Multiclass labels for a label metric (macro-F1 above all): label = argmax(p * w), per-class weights w tuned
+    # on the OOF predictions. auto: used only when their cross-fitted gain on the folds is beyond the fold-to-fold
+    # noise (common.submissions.class_weights); none: the plain argmax, nothing tuned.
+    class_weights: Literal["auto", "none"] = "auto"
     file_name: str = "submission.csv"
     columns: list[str] | None = None
     float_format: str | None = None

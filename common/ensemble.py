@@ -199,7 +199,7 @@ def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, fol
     valid = folds.validated
     oof = np.full((len(y), *P.shape[2:]), np.nan)
     if strategy.learns:
-        groups = _nested_groups(folds, seed)
+        groups = nested_groups(folds, seed)
         for k in range(int(groups.max()) + 1):
             inner = valid & (groups != k)
             this = groups == k
@@ -214,7 +214,7 @@ def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, fol
                        strategy.learns, detail)
 
 
-def _nested_groups(folds: Folds, seed: int, parts: int = 5) -> np.ndarray:
+def nested_groups(folds: Folds, seed: int, parts: int = 5) -> np.ndarray:
     """The groups a learning blend is cross-fitted on: the folds, or with one holdout fold (no other validated
     rows to fit on) `parts` random parts of the holdout rows; -1 for rows never validated."""
     if folds.n_splits > 1:

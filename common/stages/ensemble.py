@@ -35,12 +35,24 @@ def main(contest, args) -> None:
         threshold, score = choose_threshold(fs.y, chosen.oof, contest.metric)
         print(f"labels: P(y={fs.classes[1]!r}) >= {threshold:.4f}, the threshold that scores best on the OOF "
               f"predictions ({contest.metric.name} {score:.5f}; {chosen.score:.5f} at 0.5)")
-    values = predictions_to_values(chosen.test, contest.task, spec.kind, fs.classes, threshold)
+    weights, cv_score = None, chosen.score
+    if (spec.kind == "label" and contest.task == "multiclass" and contest.metric.needs == "label"
+            and cfg.submission.class_weights == "auto"):
+        from common.ensemble import nested_groups
+        from common.submissions.class_weights import tune_class_weights
+
+        # cross-fitted on the groups a learning blend uses (the folds), so the printed gain is not in-sample
+        tuned = tune_class_weights(fs.y, chosen.oof, nested_groups(folds, cfg.seed), contest.metric)
+        print(tuned.describe(contest.metric.name, fs.classes))
+        if tuned.applied:
+            weights, cv_score = tuned.weights, tuned.cross_fitted
+    values = predictions_to_values(chosen.test, contest.task, spec.kind, fs.classes, threshold, weights)
     path = write_submission(build_submission(values, spec, test), spec, contest.submissions_dir / cfg.submission.file_name)
     used = [choice] if choice in {r.run_id for r in runs} else [r.run_id for r in runs]
-    write_provenance(path, strategy=choice, cv_score=chosen.score, metric=contest.metric.name,
+    write_provenance(path, strategy=choice, cv_score=cv_score, metric=contest.metric.name,
                      runs=used, fold_hash=folds.hash)  # `compkit submit` puts these in the upload's message
-    print(f"chosen: {choice} (CV {contest.metric.name} {chosen.score:.5f}); submission of {spec.kind}s")
+    weighted = " with class weights, cross-fitted" if weights is not None else ""
+    print(f"chosen: {choice} (CV {contest.metric.name} {cv_score:.5f}{weighted}); submission of {spec.kind}s")
     print(path)
 
 

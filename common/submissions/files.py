@@ -113,9 +113,10 @@ def _id_tuples(frame: pd.DataFrame, columns: list[str]) -> tuple:
 
 
 def predictions_to_values(pred: np.ndarray, task: str, kind: str | None = None, classes: tuple | None = None,
-                          threshold: float = 0.5) -> np.ndarray:
+                          threshold: float = 0.5, class_weights: np.ndarray | None = None) -> np.ndarray:
     """What the file holds. Values for regression; probabilities (P(y=1) for binary); labels: the argmax
-    (multiclass) or P(y=1) >= threshold (binary), as the train file's own label values when `classes`."""
+    (multiclass; of p * class_weights when given, see common.submissions.class_weights) or P(y=1) >= threshold
+    (binary), as the train file's own label values when `classes`."""
     pred = np.asarray(pred)
     if task == "sequence":
         from common.data.sequence import decode_sequences
@@ -124,7 +125,12 @@ def predictions_to_values(pred: np.ndarray, task: str, kind: str | None = None, 
     kind = kind or ("value" if task == "regression" else "label" if task == "multiclass" else "probability")
     if kind != "label":
         return pred
-    codes = pred.argmax(axis=1) if pred.ndim == 2 else (pred >= threshold).astype(int)
+    if pred.ndim == 2:
+        from common.submissions.class_weights import weighted_labels
+
+        codes = weighted_labels(pred, class_weights)
+    else:
+        codes = (pred >= threshold).astype(int)
     return np.asarray(classes, dtype=object)[codes] if classes else codes
 
 
