@@ -110,7 +110,8 @@ class Contest:
         return stable_hash(*(file_digest(self.path(p)) for p in files if self.path(p).is_file()))
 
     def load_raw(self, typed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Train and test frames, checked: files, encoding, columns, ids, target, infinities; with
+        """Train and test frames, checked: files, encoding, columns, ids, target (class range when
+        competition.n_classes is set), infinities, a text contest's documents (common.data.texts); with
         `typed`, converted by the column roles (common.data.roles): every later stage reads these."""
         if not typed:
             return self._read_raw()
@@ -202,6 +203,13 @@ class Contest:
             raise DataError(f"train file {self.path(d.train)}: the regression target {d.target!r} holds "
                             f"{train[d.target].iloc[row]!r} at row {row} (line {row + 2}), not a number. Fix the "
                             "value, or set competition.task to binary/multiclass if the target is a class.")
+        if self.task == "multiclass" and self.config.competition.n_classes:
+            _check_class_range(train[d.target], self.config.competition.n_classes, self.path(d.train))
+        if d.modality == "text":
+            from common.data.texts import check_text_files
+
+            check_text_files(train, test, column=d.text_column, target=d.target, train_path=self.path(d.train),
+                             test_path=self.path(d.test))
         return train, test
 
     # ---- folds
@@ -294,3 +302,20 @@ def _check_unique(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
         what = f"id column {columns[0]!r}" if len(columns) == 1 else f"id columns {columns}"
         raise DataError(f"{path}: {what} has duplicates, e.g. {value!r} at rows "
                         f"{rows}. Ids must be unique: remove the duplicate rows or fix data.id_column.")
+
+
+def _check_class_range(y: pd.Series, n_classes: int, path: Path) -> None:
+    """Integer labels (all, or all but a damaged few) must lie in 0..n_classes-1: a model has n_classes outputs."""
+    values = pd.to_numeric(y, errors="coerce")
+    whole = values.notna() & (values == values.round())
+    if whole.mean() < 0.99:
+        return  # labels that are names, not class numbers: encoded in order, nothing to range-check
+    bad = ~whole | (values < 0) | (values >= n_classes)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = y.iloc[row]
+        raise DataError(f"train file {path}, line {row + 2} (row {row}): the label column {y.name!r} holds "
+                        f"{value.item() if isinstance(value, np.generic) else value!r}, not a class in 0..{n_classes - 1} "
+                        f"(competition.n_classes: {n_classes}; {int(bad.sum())} of {len(y)} rows). Fix those lines; if the "
+                        "contest numbers its classes otherwise, correct competition.n_classes in config.yaml or remove "
+                        "it (the classes are then read from the train file).")

@@ -293,9 +293,11 @@ def _check_separator(path: Path, sep: str, header: str, what: str) -> None:
         if candidate != sep and candidate in str(header) and str(header).count(candidate) >= 1:
             if candidate == " " and str(header).count(" ") < 2:
                 continue
+            # YAML reads '\t' in single quotes as a backslash and a t: show the tab as "\t"
+            shown = '"\\t"' if candidate == "\t" else repr(candidate)
             raise DataError(
                 f"{what} file {path} read as a single column with separator {sep!r}, but its header "
-                f"looks {name}-separated. Set data.sep: {candidate!r} in config.yaml."
+                f"(line 1) looks {name}-separated. Set data.sep: {shown} in config.yaml."
             )
 
 
