@@ -52,14 +52,15 @@ class ClassWeights:
         return float(self.sign * (self.cross_fitted - self.plain))
 
     def describe(self, metric_name: str, classes: tuple | None = None) -> str:
-        """The stage 07 line: the scores before/after, honest figure first, and whether the weights are used."""
+        """The stage 07 line: the plain, cross-fitted (honest) and in-sample scores, and whether the weights are used."""
+        mean_gain = self.fold_gains.mean() if len(self.fold_gains) else float("nan")
         names = classes or tuple(range(len(self.weights)))
         shown = " ".join(f"{c}:{w:.2f}" for c, w in zip(names, self.weights) if w != 1.0) or "all 1"
         verdict = ("applied to the test predictions" if self.applied else
                    "not beyond twice its standard error: plain argmax kept")
         return (f"labels: argmax of p * class weights tuned on the OOF predictions ({metric_name} "
                 f"{self.plain:.5f} plain argmax, {self.cross_fitted:.5f} cross-fitted on the folds, "
-                f"{self.tuned:.5f} fitted on all rows (optimistic); per-fold gain {self.fold_gains.mean():+.5f} "
+                f"{self.tuned:.5f} fitted on all rows (optimistic); per-fold gain {mean_gain:+.5f} "
                 f"+/- {self.noise:.5f} s.e.): {verdict}; weights {shown}")
 
 
