@@ -105,6 +105,9 @@ class FoldsSection(_Frozen):
     # holdout: one fold, the official validation rows (data.valid's file, or folds.holdout_column's truthy rows)
     scheme: Literal["kfold", "stratified", "group", "stratified_group", "time", "holdout"] = "kfold"
     n_splits: int = Field(5, ge=2)
+    # repeated bagging: each model is also fitted on n_repeats - 1 re-splits (other seeds), its OOF averaged
+    # over the repeats and its test predictions over all fold models; shuffled schemes only
+    n_repeats: int = Field(1, ge=1)
     seed: int = 42
     group_column: str | None = None
     time_column: str | None = None
@@ -118,6 +121,9 @@ class FoldsSection(_Frozen):
             raise ValueError("folds.scheme 'time' needs folds.time_column")
         if self.scheme != "holdout" and self.holdout_column:
             raise ValueError("folds.holdout_column needs folds.scheme: holdout")
+        if self.n_repeats > 1 and self.scheme in ("holdout", "time"):
+            raise ValueError(f"folds.n_repeats needs a shuffled scheme: {self.scheme!r} has one fixed split, so a "
+                             "repeat would fit the same rows again. Remove folds.n_repeats (or set it to 1)")
         return self
 
 

@@ -77,7 +77,10 @@ class Contest:
         """Folds live under the digest of the data and the fold settings they were made for: new raw files (the
         real ones after the demo's) or a changed scheme, n_splits or seed get new folds, and runs on the old
         ones are left out."""
-        return self.root / "folds" / stable_hash(self.data_digest, self.config.folds.model_dump())
+        f = self.config.folds
+        # n_repeats: 1 is left out, so folds saved before repeats existed are found where they were
+        settings = f.model_dump(exclude={"n_repeats"} if f.n_repeats == 1 else None)
+        return self.root / "folds" / stable_hash(self.data_digest, settings)
 
     @cached_property
     def store(self) -> RunStore:
@@ -223,13 +226,14 @@ class Contest:
                     f"Delete {self.folds_dir} to make new folds; runs on the old folds will then be left out."
                 )
             return saved
-        folds = self.make_folds(train)
+        folds = self.make_folds(train, n_repeats=self.config.folds.n_repeats)
         save_folds(folds, self.folds_dir)
         return folds
 
     def make_folds(self, train: pd.DataFrame | None = None, scheme: str | None = None, n_splits: int | None = None,
-                   seed: int | None = None) -> Folds:
-        """Folds of the configured scheme (or the one given) on the raw train rows, not saved."""
+                   seed: int | None = None, n_repeats: int = 1) -> Folds:
+        """Folds of the configured scheme (or the one given) on the raw train rows, not saved; without repeats
+        unless asked (a second split for re-measuring needs only one)."""
         f = self.config.folds
         scheme = scheme or f.scheme
         needed = [f.group_column, f.time_column, (f.holdout_column or VALID_COLUMN) if scheme == "holdout" else None]
@@ -239,7 +243,8 @@ class Contest:
         return make_folds(len(train), scheme, n_splits or f.n_splits, f.seed if seed is None else seed,
                           y=train[self.config.data.target].to_numpy(), groups=column(f.group_column),
                           order=column(f.time_column), data_digest=self.data_digest,
-                          holdout=column(f.holdout_column or VALID_COLUMN) if scheme == "holdout" else None)
+                          holdout=column(f.holdout_column or VALID_COLUMN) if scheme == "holdout" else None,
+                          n_repeats=n_repeats)
 
     # ---- features
     def features(self, log=print, steps: list | None = None) -> FeatureSet:
@@ -247,6 +252,8 @@ class Contest:
         d = self.config.data
         train, test, roles = self._typed()
         folds = self.folds(train)
+        # out-of-fold feature steps use the primary folds: turning repeats on must not rebuild the features
+        folds = folds.primary
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality,
                              tuple(self.annotations))
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.

@@ -178,7 +178,7 @@ def search(spec: Component, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, s
         def report(fold: int, running: float) -> None:
             trial.report(running, fold)
             # After the last fold the trial is finished: keep its full CV rather than discard it.
-            if fold == folds.n_splits - 1:
+            if fold == folds.n_fits - 1:
                 return
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold}")

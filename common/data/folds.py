@@ -3,6 +3,8 @@
 A fold assignment is one integer per training row: the fold in which that row is validated, or -1
 for rows that are only ever trained on (the earliest block of a time-ordered split).
 Stratified group folds are this module's own (`stratified_group_folds`); the other schemes are sklearn's.
+Repeated bagging (`n_repeats`) adds seeded re-splits of the same scheme to the primary assignment: every
+model is fitted on all of them, while features, nested blends and reports use the primary folds only.
 """
 from __future__ import annotations
 
@@ -17,23 +19,52 @@ from common.data.io import read_json, read_npy, stable_hash, write_json, write_n
 
 SCHEMES = ("kfold", "stratified", "group", "stratified_group", "time", "holdout")
 SWEEPS = 2  # refinement passes of stratified_group_folds over the groups placed one by one
+# schemes with one possible split: a holdout is fixed, time blocks come out the same whatever the seed
+UNREPEATABLE = ("holdout", "time")
 
 
 @dataclass(frozen=True)
 class Folds:
-    """Fold ids per row plus how they were made. `hash` identifies them for run comparison."""
+    """Fold ids per row plus how they were made. `hash` identifies them for run comparison.
+
+    `repeats`: the re-splits of repeated bagging (n_repeats - 1 assignments of the same scheme, other seeds).
+    """
 
     assignment: np.ndarray
     scheme: str
     data_digest: str = ""
+    repeats: tuple[np.ndarray, ...] = ()
 
     @property
     def n_splits(self) -> int:
         return int(self.assignment.max()) + 1
 
     @property
+    def n_repeats(self) -> int:
+        return 1 + len(self.repeats)
+
+    @property
+    def n_fits(self) -> int:
+        """Models a cross-validation fits: one per fold of every repeat."""
+        return self.n_splits * self.n_repeats
+
+    @property
     def hash(self) -> str:
-        return stable_hash(self.scheme, self.data_digest, self.assignment.tolist())
+        if not self.repeats:  # exactly the hash of folds made before repeats existed: their runs stay current
+            return stable_hash(self.scheme, self.data_digest, self.assignment.tolist())
+        return stable_hash(self.scheme, self.data_digest, self.assignment.tolist(), [r.tolist() for r in self.repeats])
+
+    @property
+    def primary(self) -> Folds:
+        """These folds without the repeats: what features, nested blends and reports are cross-fitted on."""
+        return Folds(self.assignment, self.scheme, self.data_digest) if self.repeats else self
+
+    def repeated_splits(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """(repeat, fold, train_idx, valid_idx) for every fold of the primary split, then of each repeat."""
+        for r, assignment in enumerate((self.assignment, *self.repeats)):
+            split = self if r == 0 else Folds(assignment, self.scheme, self.data_digest)
+            for k, (train, valid) in enumerate(split.splits()):
+                yield r, k, train, valid
 
     @property
     def ordered(self) -> bool:
@@ -65,6 +96,7 @@ def make_folds(
     order: np.ndarray | None = None,
     data_digest: str = "",
     holdout: np.ndarray | None = None,
+    n_repeats: int = 1,
 ) -> Folds:
     """Assign each row to a validation fold.
 
@@ -72,9 +104,27 @@ def make_folds(
     groups): `stratified_group_folds`, sklearn's guarantees at numpy speed;
     time (needs order: rows are sorted by it; fold k validates the k-th block after a warm-up block),
     holdout (needs holdout: a mask of the official validation rows, the one fold; the others only train).
+    n_repeats > 1 adds n_repeats - 1 re-splits of the same scheme (same y / groups), seeded by `repeat_seed`.
     """
     if scheme not in SCHEMES:
         raise ConfigError(f"folds.scheme must be one of {SCHEMES}; got {scheme!r}.{did_you_mean(scheme, SCHEMES)}")
+    if n_repeats < 1 or (n_repeats > 1 and scheme in UNREPEATABLE):
+        raise ConfigError(f"folds.n_repeats must be 1 for the {scheme!r} scheme (one fixed split: a re-split would "
+                          f"be the same rows again) and at least 1 for any; got {n_repeats}. Remove folds.n_repeats "
+                          "or use a shuffled scheme (kfold, stratified, group, stratified_group).")
+    assign = lambda s: _assign(n_rows, scheme, n_splits, s, y, groups, order, holdout)  # noqa: E731
+    repeats = tuple(assign(repeat_seed(seed, r)) for r in range(1, n_repeats))
+    return Folds(assign(seed), scheme, data_digest, repeats)
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of re-split `repeat`: far from seed + 1, the second split stage 06 re-measures tuned runs on
+    (common.runs.recheck), so that check stays on folds no model was fitted on."""
+    return (seed + 7919 * repeat) % 2**32
+
+
+def _assign(n_rows: int, scheme: str, n_splits: int, seed: int, y, groups, order, holdout) -> np.ndarray:
+    """The fold per row of one split (see make_folds)."""
     index = np.arange(n_rows)
     assignment = np.full(n_rows, -1, dtype=np.int64)
     if scheme == "holdout":  # the official validation rows are the one fold; the rest only train
@@ -83,10 +133,9 @@ def make_folds(
             raise ValueError(f"a holdout needs both training and validation rows; got {int(mask.sum())} of {n_rows} "
                              "marked for validation")
         assignment[mask] = 0
-        return Folds(assignment, scheme, data_digest)
+        return assignment
     if scheme == "stratified_group":
-        return Folds(stratified_group_folds(_need(y, "y", scheme), _need(groups, "groups", scheme), n_splits, seed),
-                     scheme, data_digest)
+        return stratified_group_folds(_need(y, "y", scheme), _need(groups, "groups", scheme), n_splits, seed)
     # imported here: sklearn takes ~1 s to import, a third of what a cold Tmall stage 03 spends outside the log
     from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
 
@@ -101,10 +150,10 @@ def make_folds(
         by_time = np.argsort(_need(order, "order", scheme), kind="stable")
         for k, (_, valid_pos) in enumerate(TimeSeriesSplit(n_splits).split(by_time)):
             assignment[by_time[valid_pos]] = k
-        return Folds(assignment, scheme, data_digest)
+        return assignment
     for k, (_, valid) in enumerate(splitter):
         assignment[valid] = k
-    return Folds(assignment, scheme, data_digest)
+    return assignment
 
 
 def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 42) -> np.ndarray:
@@ -178,7 +227,11 @@ def save_folds(folds: Folds, directory: str | Path) -> Path:
     directory = Path(directory)
     # folds.npy last: load_folds takes its presence to mean "saved", so a process killed in between
     # leaves folds that are made again, never a folds.npy without its folds.json
-    write_json(directory / "folds.json", {"scheme": folds.scheme, "data_digest": folds.data_digest, "hash": folds.hash})
+    meta = {"scheme": folds.scheme, "data_digest": folds.data_digest, "hash": folds.hash}
+    if folds.repeats:
+        write_npy(directory / "folds_repeats.npy", np.stack(folds.repeats))
+        meta["n_repeats"] = folds.n_repeats
+    write_json(directory / "folds.json", meta)
     write_npy(directory / "folds.npy", folds.assignment)
     return directory
 
@@ -189,10 +242,13 @@ def load_folds(directory: str | Path) -> Folds | None:
     if not (directory / "folds.npy").is_file():
         return None
     meta = read_json(directory / "folds.json")
-    folds = Folds(read_npy(directory / "folds.npy"), meta["scheme"], meta.get("data_digest", ""))
+    extra, repeated = directory / "folds_repeats.npy", meta.get("n_repeats", 1) > 1
+    repeats = tuple(read_npy(extra)) if repeated and extra.is_file() else ()
+    folds = Folds(read_npy(directory / "folds.npy"), meta["scheme"], meta.get("data_digest", ""), repeats)
     if folds.hash != meta["hash"]:
         raise FoldMismatchError(
-            f"{directory}/folds.npy does not match the hash in folds.json ({meta['hash']}); the file was "
-            "edited or half-copied. Delete both files and rerun stage 03 to make folds again."
+            f"{directory}/folds.npy{' or folds_repeats.npy' if repeated else ''} does not match the hash in "
+            f"folds.json ({meta['hash']}); the file was edited or half-copied. Delete "
+            f"{'the three folds* files' if repeated else 'both files'} and rerun stage 03 to make folds again."
         )
     return folds

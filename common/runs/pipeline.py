@@ -41,7 +41,7 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
         result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id), annotations=fs.annotations)
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
-            "fold_hash": folds.hash, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,
+            "fold_hash": folds.hash, "n_repeats": folds.n_repeats, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,
             "target_transform": transform, "classes": list(fs.classes) if fs.classes else None,
             "n_features": int(fs.X.shape[1]), "features": list(map(str, fs.X.columns)), "n_classes": cv.n_classes}
     run = contest.store.save(run_id, result, meta)

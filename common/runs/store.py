@@ -92,6 +92,7 @@ class RunStore:
             "fold_scores": result.fold_scores,
             "fit_seconds": [round(s, 3) for s in result.fit_seconds],
             "fold_info": result.fold_info,
+            **({"repeat_scores": result.repeat_scores} if result.repeat_scores else {}),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "created_ns": time.time_ns(),  # orders runs saved within the same second
             "python": platform.python_version(),

@@ -55,6 +55,7 @@ class CVResult:
     score: float
     fit_seconds: list[float]
     fold_info: list[dict[str, Any]] = field(default_factory=list)
+    repeat_scores: list[float] = field(default_factory=list)  # repeated folds: the score of each repeat's own OOF
 
     @property
     def score_std(self) -> float:
@@ -119,44 +120,54 @@ def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx:
 def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdir: Path | None = None,
             on_fold: Callable[[int, float], None] | None = None, progress: bool = True,
             annotations: pd.DataFrame | None = None) -> CVResult:
-    """Cross-validate the model `spec` ({name, params}) on `cv.folds`.
+    """Cross-validate the model `spec` ({name, params}) on `cv.folds`, every repeat of them.
 
     The training filter drops rows from each training fold only, so validation rows - and so the CV
-    score - are never touched. `on_fold(k, running_score)` is called after each fold (the optimizer
-    prunes from it). `annotations`: the train rows' label-derived columns, for `fit_fold`.
+    score - are never touched. With repeated folds the OOF prediction of a row is its mean over the
+    repeats (the score and the per-fold scores are those of that mean, on the primary folds) and the test
+    prediction the mean of all fold models. `on_fold(i, running_score)` is called after each fit i of
+    `cv.folds.n_fits` (the optimizer prunes from it). `annotations`: the train rows' label-derived columns,
+    for `fit_fold`.
     """
     y = np.asarray(y)
     folds, metric = cv.folds, cv.metric
-    n_test = len(X_test)
-    oof: np.ndarray | None = None
+    n_test, n_fits = len(X_test), folds.n_fits
+    oofs: np.ndarray | None = None  # (repeat, row, ...)
     test_pred: np.ndarray | None = None
     scores, seconds, infos = [], [], []
-    splits = list(folds.splits())
+    fits = list(folds.repeated_splits())
     label = getattr(spec, "run_label", spec.name)
-    bar = progress_bar(splits, f"{label} folds", enabled=progress, leave=False)
-    for k, (tr, va) in enumerate(bar):
-        fit = fit_fold(spec, X, y, tr, va, cv, Path(workdir) / f"fold{k}" if workdir is not None else None, X_test,
-                       annotations)
+    desc = f"{label} folds" + (f" x {folds.n_repeats} repeats" if folds.repeats else "")
+    bar = progress_bar(fits, desc, enabled=progress, leave=False)
+    for i, (r, k, tr, va) in enumerate(bar):
+        # the primary folds keep their folders (checkpoints, exported networks); a repeat's go beside them
+        where = None if workdir is None else Path(workdir) / (f"fold{k}" if r == 0 else f"repeat{r}/fold{k}")
+        fit = fit_fold(spec, X, y, tr, va, cv, where, X_test, annotations)
         start = time.perf_counter()
         pred_te = np.asarray(fit.model.predict(model_inputs(X_test, fit.model.takes)), dtype=np.float64)
         pred_va = fit.pred
         seconds.append(fit.seconds + time.perf_counter() - start)
-        if oof is None:
-            oof = np.full((len(y), *pred_va.shape[1:]), np.nan)
+        if oofs is None:
+            oofs = np.full((folds.n_repeats, len(y), *pred_va.shape[1:]), np.nan)
             test_pred = np.zeros((n_test, *pred_te.shape[1:]))
         _check_finite(pred_va, spec.name, k, "validation")
         _check_finite(pred_te, spec.name, k, "test")
-        oof[va] = pred_va
-        test_pred += pred_te / len(splits)
+        oofs[r, va] = pred_va
+        test_pred += pred_te / n_fits
         scores.append(metric(y[va], pred_va))
-        infos.append({**fit.model.info, "train_rows": len(fit.y_train), "dropped_rows": int(len(tr) - len(fit.y_train))})
+        info = {**fit.model.info, "train_rows": len(fit.y_train), "dropped_rows": int(len(tr) - len(fit.y_train))}
+        infos.append({**info, "repeat": r, "fold": k} if folds.repeats else info)
         bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
-        checkpoint(f"fold:{label}:{k}")
+        checkpoint(f"fold:{label}:{k}" if r == 0 else f"fold:{label}:{r}.{k}")
         if on_fold is not None:
-            on_fold(k, float(np.mean(scores)))
+            on_fold(i, float(np.mean(scores)))
     validated = folds.validated
+    oof = oofs[0] if not folds.repeats else oofs.mean(axis=0)
+    if folds.repeats:  # the fold scores of the averaged OOF, comparable with the blends' (on the primary folds)
+        scores = [metric(y[va], oof[va]) for _, va in folds.splits()]
     total = metric(y[validated], oof[validated])
-    return CVResult(oof, test_pred, [float(s) for s in scores], float(total), seconds, infos)
+    repeat_scores = [float(metric(y[validated], o[validated])) for o in oofs] if folds.repeats else []
+    return CVResult(oof, test_pred, [float(s) for s in scores], float(total), seconds, infos, repeat_scores)
 
 
 def _check_finite(pred: np.ndarray, name: str, fold: int, what: str) -> None:

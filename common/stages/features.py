@@ -13,7 +13,8 @@ def main(contest, args) -> None:
     kinds = Counter(input_roles(fs.X).values())
     print(f"features: {fs.X.shape[1]} columns ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}), "
           f"{len(fs.X)} train rows, {len(fs.X_test)} test rows")
-    print(f"folds: {folds.scheme}, {folds.n_splits} splits, hash {folds.hash}")
+    repeats = f" x {folds.n_repeats} repeats" if folds.repeats else ""
+    print(f"folds: {folds.scheme}, {folds.n_splits} splits{repeats}, hash {folds.hash}")
 
 
 OPTIONS: list = []

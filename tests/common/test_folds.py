@@ -204,3 +204,52 @@ def test_an_edited_fold_file_is_refused_with_the_cure(tmp_path):
         load_folds(tmp_path)
     assert str(err.value) == (f"{tmp_path}/folds.npy does not match the hash in folds.json ({folds.hash}); the file "
                               "was edited or half-copied. Delete both files and rerun stage 03 to make folds again.")
+
+
+@pytest.mark.parametrize("scheme", ["kfold", "stratified", "group", "stratified_group"])
+def test_repeated_folds_are_re_splits_of_the_same_scheme_and_hashed(scheme, tmp_path):
+    y, groups = tmall_like(300, 4)
+    plain = make_folds(len(y), scheme, 4, 3, y=y, groups=groups, data_digest="d")
+    once = make_folds(len(y), scheme, 4, 3, y=y, groups=groups, data_digest="d", n_repeats=1)
+    thrice = make_folds(len(y), scheme, 4, 3, y=y, groups=groups, data_digest="d", n_repeats=3)
+    assert once.hash == plain.hash and once.repeats == () and once.primary is once  # 1 repeat: today's folds
+    assert np.array_equal(thrice.assignment, plain.assignment) and thrice.primary.hash == plain.hash
+    assert thrice.n_repeats == 3 and thrice.n_fits == 12 and thrice.hash != plain.hash
+    assert make_folds(len(y), scheme, 4, 3, y=y, groups=groups, data_digest="d", n_repeats=2).hash not in (
+        plain.hash, thrice.hash)
+    fits = list(thrice.repeated_splits())
+    assert [(r, k) for r, k, _, _ in fits] == [(r, k) for r in range(3) for k in range(4)]
+    for r, assignment in enumerate((thrice.assignment, *thrice.repeats)):
+        valid = np.concatenate([va for rr, _, _, va in fits if rr == r])
+        assert np.array_equal(np.sort(valid), np.arange(len(y)))  # each repeat validates every row once
+        if r:
+            assert not np.array_equal(assignment, thrice.assignment)  # another split, not the primary again
+        if "group" in scheme:
+            assert_groups_whole(assignment, groups)
+        if "stratified" in scheme:  # every fold of a repeat near the overall positive rate
+            assert class_deviation(assignment, y) < 0.05
+    again = load_folds(save_folds(thrice, tmp_path))
+    assert again.hash == thrice.hash and again.n_repeats == 3
+    assert all(np.array_equal(a, b) for a, b in zip(again.repeats, thrice.repeats))
+    edited = np.stack(thrice.repeats)
+    edited[1, 0] = (edited[1, 0] + 1) % 4
+    np.save(tmp_path / "folds_repeats.npy", edited)
+    with pytest.raises(FoldMismatchError, match="folds_repeats.npy does not match"):
+        load_folds(tmp_path)
+
+
+def test_repeats_are_refused_for_the_schemes_with_one_split():
+    mask = np.arange(40) < 10
+    with pytest.raises(ConfigError, match="n_repeats must be 1 for the 'holdout' scheme"):
+        make_folds(40, "holdout", holdout=mask, n_repeats=2)
+    with pytest.raises(ConfigError, match="n_repeats must be 1 for the 'time' scheme"):
+        make_folds(40, "time", 3, order=np.arange(40), n_repeats=2)
+    assert make_folds(40, "holdout", holdout=mask, n_repeats=1).n_fits == 1  # the holdout itself still works
+    from common.config import parse_config
+
+    raw = {"competition": {"name": "c", "task": "binary", "metric": "auc"}, "models": [{"name": "logistic"}],
+           "data": {"train": "t.csv", "test": "s.csv", "target": "y", "valid": "v.csv"},
+           "folds": {"scheme": "holdout", "n_repeats": 3}}
+    with pytest.raises(ConfigError, match="folds.n_repeats needs a shuffled scheme: 'holdout' has one fixed split"):
+        parse_config(raw)
+    assert parse_config({**raw, "folds": {"scheme": "holdout"}}).folds.n_repeats == 1

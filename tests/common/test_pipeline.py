@@ -126,3 +126,32 @@ def test_same_seed_same_cv_in_fresh_processes_and_folders_and_another_seed_anoth
     assert (a.path / "oof.npy").read_bytes() == (b.path / "oof.npy").read_bytes()
     assert (a.path / "test.npy").read_bytes() == (b.path / "test.npy").read_bytes()
     assert c.score != a.score and not np.array_equal(c.oof, a.oof)
+
+
+def test_runs_made_with_and_without_repeats_are_never_blended(regression_contest):
+    old = _train_all(regression_contest)
+    before = Contest.load(regression_contest)
+    fs_before = before.features(log=lambda _: None)
+    config = yaml.safe_load((regression_contest / "config.yaml").read_text())
+    config["folds"]["n_repeats"] = 2
+    (regression_contest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    new = _train_all(regression_contest)
+    contest = Contest.load(regression_contest)
+    fs, folds = contest.features(log=lambda _: None), contest.folds()
+    assert folds.n_repeats == 2 and np.array_equal(folds.assignment, before.folds().assignment)
+    assert fs.key == fs_before.key  # the features are those of the primary folds: not rebuilt
+    assert {r.fold_hash for r in new} == {folds.hash} and folds.hash != old[0].fold_hash
+    assert all(r.meta["n_repeats"] == 2 and len(r.meta["repeat_scores"]) == 2 for r in new)
+    assert all(len(r.meta["fit_seconds"]) == 6 and len(r.meta["fold_scores"]) == 3 for r in new)
+    said = []
+    assert sorted(r.run_id for r in current_runs(contest, fs, folds, out=said.append)) == sorted(r.run_id for r in new)
+    assert said[0].startswith("left out 2 run(s)")
+    with pytest.raises(FoldMismatchError, match="different folds"):
+        current_runs(contest, fs, folds, patterns=[old[0].run_id, new[0].run_id], out=said.append)
+    from common.runs.store import check_same_folds
+
+    with pytest.raises(FoldMismatchError):
+        check_same_folds([old[0], new[0]])
+    ensemble_stage.main(contest, argparse.Namespace())  # stage 07 blends the repeated runs on the primary folds
+    table = pd.read_csv(contest.reports_dir / "ensemble_comparison.csv")
+    assert set(table.loc[table["kind"] == "single", "strategy"]) == {r.run_id for r in new}

@@ -89,3 +89,40 @@ def test_take_slices_frames_arrays_and_lists():
     assert take(np.array([1, 2, 3]), idx).tolist() == [3, 1]
     assert take(["x", "y", "z"], idx) == ["z", "x"]
     assert "residual_outliers" in TRAIN_FILTERS
+
+
+def test_repeated_folds_average_the_oof_over_repeats_and_the_test_over_every_fold_model():
+    X, y = _linear(240)
+    X_test = X.iloc[:15]
+    repeated = make_folds(len(X), "kfold", 4, seed=0, n_repeats=3)
+    mse = get_metric("mse")
+    spec = Component(name="lightgbm", params={"n_estimators": 60})
+    cv = CVContext(repeated, mse, "regression", seed=5)
+    res = fit_oof(spec, X, y, X_test, cv, progress=False)
+    # the same model on each repeat's split alone: the repeated run is their mean, row by row
+    from common.data.folds import Folds
+
+    alone = [fit_oof(spec, X, y, X_test, cv.but(folds=Folds(a, "kfold")), progress=False)
+             for a in (repeated.assignment, *repeated.repeats)]
+    np.testing.assert_allclose(res.oof, np.mean([a.oof for a in alone], axis=0))
+    np.testing.assert_allclose(res.test, np.mean([a.test for a in alone], axis=0))
+    assert not np.allclose(alone[0].oof, alone[1].oof)  # the repeats differ, so the mean is not one of them
+    assert res.score == pytest.approx(mse(y, res.oof))  # scored on the averaged OOF
+    assert res.repeat_scores == pytest.approx([a.score for a in alone])
+    assert len(res.fold_scores) == 4 and res.fold_scores == pytest.approx(
+        [mse(y[va], res.oof[va]) for _, va in repeated.splits()])  # on the primary folds, as the blends are
+    assert len(res.fit_seconds) == len(res.fold_info) == 12
+    assert [(i["repeat"], i["fold"]) for i in res.fold_info] == [(r, k) for r in range(3) for k in range(4)]
+    again = fit_oof(spec, X, y, X_test, cv, progress=False)
+    assert again.score == res.score and np.array_equal(again.oof, res.oof)  # same seed, same CV
+
+
+def test_one_repeat_is_exactly_the_plain_fold_loop():
+    X, y = _linear()
+    plain = make_folds(len(X), "kfold", 3, seed=1)
+    once = make_folds(len(X), "kfold", 3, seed=1, n_repeats=1)
+    cv = CVContext(plain, get_metric("mse"), "regression")
+    a = fit_oof(Component(name="ridge"), X, y, X, cv, progress=False)
+    b = fit_oof(Component(name="ridge"), X, y, X, cv.but(folds=once), progress=False)
+    assert np.array_equal(a.oof, b.oof) and np.array_equal(a.test, b.test) and a.fold_scores == b.fold_scores
+    assert b.repeat_scores == [] and "repeat" not in b.fold_info[0]
