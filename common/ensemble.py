@@ -1,9 +1,11 @@
 """Ensembling on out-of-fold predictions: every strategy scored on the same folds.
 
 Predictions of m runs are stacked into P: (n, m) for regression and binary, (n, m, k) for
-multiclass. A strategy is `fit(P, y) -> self` and `predict(P) -> blend`. Strategies that learn
-from the OOF predictions (weights, meta-models) are scored by nested CV: for each fold, fit on the
-other folds' OOF rows and predict this fold, so their CV score is as honest as a single model's.
+multiclass. A strategy is `fit(P, y) -> self` and `predict(P) -> blend`; one that also reads the
+original features (`uses_features`: multi-layer stacking's skip connections, common.stacking) is
+`fit(P, y, X)` and `predict(P, X)`. Strategies that learn from the OOF predictions (weights,
+meta-models) are scored by nested CV: for each fold, fit on the other folds' OOF rows and predict
+this fold, so their CV score is as honest as a single model's.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Ensembler:
     """Base: subclasses set `learns = True` when they fit anything on the OOF predictions."""
 
     learns = False
+    uses_features = False  # True: fit(P, y, X) and predict(P, X) also take the features' matching rows
 
     def __init__(self, metric: Metric, task: str, seed: int = 0):
         self.metric, self.task, self.seed = metric, task, seed
@@ -192,10 +195,18 @@ class BlendResult:
 
 
 def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, folds: Folds, metric: Metric,
-          task: str, seed: int = 0) -> BlendResult:
-    """Score one strategy on the folds (nested when it learns) and predict the test set."""
+          task: str, seed: int = 0, X=None, X_test=None) -> BlendResult:
+    """Score one strategy on the folds (nested when it learns) and predict the test set.
+
+    `X`, `X_test`: the original features of the train and test rows, for a strategy that reads them
+    (`uses_features`); in the nested CV it gets only the rows it is fitted on or predicts.
+    """
+    from common.runs.train import take
+
     make = lambda: ENSEMBLERS.create(spec.name, metric, task, seed, **spec.params)  # noqa: E731
     strategy = make()
+    # the features' rows matching P[mask] (None for a strategy that reads only the predictions)
+    rows = lambda s, data, mask: (take(data, np.flatnonzero(mask)),) if s.uses_features else ()  # noqa: E731
     valid = folds.validated
     oof = np.full((len(y), *P.shape[2:]), np.nan)
     if strategy.learns:
@@ -203,15 +214,16 @@ def blend(spec: Component, P: np.ndarray, P_test: np.ndarray, y: np.ndarray, fol
         for k in range(int(groups.max()) + 1):
             inner = valid & (groups != k)
             this = groups == k
-            oof[this] = make().fit(P[inner], y[inner]).predict(P[this])
+            fitted = make().fit(P[inner], y[inner], *rows(strategy, X, inner))
+            oof[this] = fitted.predict(P[this], *rows(strategy, X, this))
     else:
-        oof[valid] = strategy.predict(P[valid])
-    final = strategy.fit(P[valid], y[valid])
+        oof[valid] = strategy.predict(P[valid], *rows(strategy, X, valid))
+    final = strategy.fit(P[valid], y[valid], *rows(strategy, X, valid))
     fold_scores = [metric(y[folds.assignment == k], oof[folds.assignment == k]) for k in range(folds.n_splits)]
     weights = getattr(final, "weights_", None)
     detail = "" if weights is None else " ".join(f"{w:.2f}" for w in weights)
-    return BlendResult(spec.run_label, oof, final.predict(P_test), fold_scores, metric(y[valid], oof[valid]),
-                       strategy.learns, detail)
+    test = final.predict(P_test, *rows(strategy, X_test, np.ones(len(P_test), dtype=bool)))
+    return BlendResult(spec.run_label, oof, test, fold_scores, metric(y[valid], oof[valid]), strategy.learns, detail)
 
 
 def nested_groups(folds: Folds, seed: int, parts: int = 5) -> np.ndarray:
@@ -226,8 +238,10 @@ def nested_groups(folds: Folds, seed: int, parts: int = 5) -> np.ndarray:
 
 
 def compare(runs: list, y: np.ndarray, folds: Folds, metric: Metric, task: str, strategies: list[Component],
-            seed: int = 0) -> tuple[pd.DataFrame, dict[str, BlendResult]]:
-    """Every single run and every strategy on the same folds: a table sorted best first, and the results."""
+            seed: int = 0, X=None, X_test=None) -> tuple[pd.DataFrame, dict[str, BlendResult]]:
+    """Every single run and every strategy on the same folds: a table sorted best first, and the results.
+
+    `X`, `X_test`: the contest's features (train and test rows), for the strategies that read them."""
     P = np.stack([r.oof for r in runs], axis=1)
     P_test = np.stack([r.test for r in runs], axis=1)
     valid = folds.validated
@@ -238,12 +252,15 @@ def compare(runs: list, y: np.ndarray, folds: Folds, metric: Metric, task: str, 
     for spec in strategies:
         if spec.name == "rank" and P.ndim >= 3:
             continue  # ranks need one score per row
-        if spec.name in ("stacking", "stacking2") and task == "sequence":
+        if spec.name in ("stacking", "stacking2", "multilayer") and task == "sequence":
             continue  # a meta-model per position is not built; mean, weighted and hill climbing blend sequences
-        results[spec.run_label] = blend(spec, P, P_test, y, folds, metric, task, seed)
+        results[spec.run_label] = blend(spec, P, P_test, y, folds, metric, task, seed, X, X_test)
     rows = [{"strategy": r.name, "kind": "single" if name in {run.run_id for run in runs} else "ensemble",
              "cv_score": r.score, "cv_std": float(np.std(r.fold_scores)),
              "nested": "yes" if r.nested else "no", "weights": r.detail} for name, r in results.items()]
     table = pd.DataFrame(rows).sort_values("cv_score", ascending=not metric.greater_is_better, ignore_index=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table, {r.name: r for r in results.values()}
+
+
+import common.stacking  # noqa: E402,F401  (registers "multilayer"; it builds on this module's classes)

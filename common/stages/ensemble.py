@@ -14,7 +14,8 @@ def main(contest, args) -> None:
     cfg = contest.config
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     runs = honest_runs(current_runs(contest, fs, folds))
-    table, results = compare(runs, fs.y, folds, contest.metric, contest.task, cfg.ensemble.strategies, cfg.seed)
+    table, results = compare(runs, fs.y, folds, contest.metric, contest.task, cfg.ensemble.strategies, cfg.seed,
+                             X=fs.X, X_test=fs.X_test)  # the features: for multi-layer stacking's skip connections
     rechecked = second_split_scores(runs)
     if rechecked:  # both figures of a tuned run: on the search's folds (optimistic) and on a second split
         table["second_split"] = table["strategy"].map(rechecked)

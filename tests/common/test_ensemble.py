@@ -366,3 +366,97 @@ def test_weighted_blend_fits_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ENSEMBLERS.create("weighted", MSE, "regression").fit(P, y)
+
+
+# ---- multi-layer stacking with skip connections (common.stacking)
+
+
+def _skip_data(n=400, seed=0):
+    """Two runs that know x1 but not x2; the target also steps with x2, which only the features carry.
+    X has a categorical column and missing values, as contest features do."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = x1 + 1.5 * (x2 > 0) + rng.normal(scale=0.2, size=n)
+    P = np.column_stack([x1 + rng.normal(scale=0.3, size=n) + 0.75 for _ in range(2)])
+    X = pd.DataFrame({"x2": x2, "colour": pd.Categorical(rng.choice(["red", "blue", None], n))})
+    X.loc[X.index[::17], "x2"] = np.nan
+    return P, y, X
+
+
+def test_multilayer_oof_is_the_strategy_cross_fitted_on_the_outer_folds():
+    """Each outer fold's predictions come from a strategy fitted on the other folds' rows alone (runs and
+    features), compared against that computation made by hand; the test blend is the fit on all rows."""
+    from common.stacking import SkipStacking
+
+    P, y, X = _skip_data(240)
+    folds = make_folds(len(y), "kfold", 3, seed=1)
+    spec = Component(name="multilayer", params={"inner_splits": 3})
+    result = blend(spec, P, P[:20], y, folds, MSE, "regression", seed=4, X=X, X_test=X.iloc[:20])
+    assert result.nested and len(result.detail.split()) == 2  # the hill-climbing weights of the 2 level-2 models
+    for k in range(3):
+        out, held = folds.assignment != k, folds.assignment == k
+        alone = SkipStacking(MSE, "regression", 4, inner_splits=3).fit(P[out], y[out], X[out])
+        np.testing.assert_allclose(result.oof[held], alone.predict(P[held], X[held]))
+    full = SkipStacking(MSE, "regression", 4, inner_splits=3).fit(P, y, X)
+    np.testing.assert_allclose(result.test, full.predict(P[:20], X.iloc[:20]))
+
+
+def test_multilayer_never_fits_on_the_rows_it_scores():
+    """A level-2 model that memorises rows (unpruned extra trees on a row key, the target pure noise) predicts
+    its training rows almost exactly; scored by nested CV it is no better than noise, as it must be."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 300
+    y = rng.normal(size=n)
+    P = rng.normal(size=(n, 2))  # runs that know nothing
+    X = pd.DataFrame({"key": rng.permutation(n).astype(float)})
+    memoriser = {"name": "extra_trees", "params": {"n_estimators": 20, "min_samples_leaf": 1, "max_features": 1.0}}
+    spec = Component(name="multilayer", params={"models": [memoriser], "inner_splits": 3})
+    folds = make_folds(n, "kfold", 5, seed=0)
+    result = blend(spec, P, P, y, folds, MSE, "regression", X=X, X_test=X)
+    assert MSE(y, result.test) < 0.05  # in sample (the final fit, predicting its own rows): memorised
+    assert result.score > 0.9 * np.var(y)  # out of fold: nothing learnt, nothing leaked
+
+
+def test_skip_connections_beat_the_predictions_alone():
+    P, y, X = _skip_data(300)
+    folds = make_folds(len(y), "kfold", 4, seed=0)
+    runs = [_Run(f"r{j}", P[:, j], P[:30, j]) for j in range(2)]
+    strategies = [Component(name="multilayer"), Component(name="multilayer", params={"skip": False}, label="no_skip"),
+                  Component(name="stacking")]
+    table, results = compare(runs, y, folds, MSE, "regression", strategies, X=X, X_test=X.iloc[:30])
+    scores = dict(zip(table["strategy"], table["cv_score"]))
+    assert table["strategy"].iloc[0] == "multilayer" and table.set_index("strategy").loc["multilayer", "nested"] == "yes"
+    assert scores["multilayer"] < 0.5 * min(scores["no_skip"], scores["stacking"])  # x2 reached level 2
+    assert results["multilayer"].test.shape == (30,)
+    with pytest.raises(ValueError, match="feeds the features to its level-2 models"):
+        compare(runs, y, folds, MSE, "regression", strategies[:1])  # no features given: said, not ignored
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_multilayer_stacking_blends_class_probabilities_with_the_features(task):
+    P, y, X = _skip_data(300)
+    rng = np.random.default_rng(1)
+    cut = lambda v: np.digitize(v, np.quantile(v, [1 / 3, 2 / 3]))  # noqa: E731
+    if task == "binary":
+        labels = (y > np.median(y)).astype(int)
+        Q = np.column_stack([(P[:, j] > np.median(P[:, j])) * 0.6 + 0.2 for j in range(2)])
+        metric = AUC
+    else:
+        labels = cut(y)
+        Q = np.stack([0.5 * rng.dirichlet(np.ones(3), len(y)) + 0.5 * np.eye(3)[cut(P[:, j])] for j in range(2)], axis=1)
+        metric = get_metric("logloss")
+    folds = make_folds(len(y), "stratified", 4, seed=0, y=labels)
+    runs = [_Run(f"r{j}", Q[:, j], Q[:30, j]) for j in range(2)]
+    gbm = {"name": "lightgbm", "params": {"num_leaves": 7, "n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 0}}
+    fast = Component(name="multilayer", params={"inner_splits": 3, "models": [gbm, {"name": "logistic"}]})
+    table, results = compare(runs, labels, folds, metric, task, [fast], X=X, X_test=X.iloc[:30])
+    assert table["strategy"].iloc[0] == "multilayer"  # beats both runs, which cannot see x2
+    out = results["multilayer"]
+    assert out.oof.shape == (len(y), *Q.shape[2:]) and out.test.shape == (30, *Q.shape[2:])
+    assert np.all((out.oof >= 0) & (out.oof <= 1))
+    if task == "multiclass":
+        np.testing.assert_allclose(out.oof.sum(axis=1), 1, atol=1e-9)

@@ -155,3 +155,15 @@ def test_runs_made_with_and_without_repeats_are_never_blended(regression_contest
     ensemble_stage.main(contest, argparse.Namespace())  # stage 07 blends the repeated runs on the primary folds
     table = pd.read_csv(contest.reports_dir / "ensemble_comparison.csv")
     assert set(table.loc[table["kind"] == "single", "strategy"]) == {r.run_id for r in new}
+
+
+def test_stage_07_hands_the_features_to_multilayer_stacking(regression_contest):
+    config = yaml.safe_load((regression_contest / "config.yaml").read_text())
+    config["ensemble"] = {"strategies": [{"name": "mean"}, {"name": "multilayer", "params": {"inner_splits": 3}}]}
+    (regression_contest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    runs = _train_all(regression_contest)
+    contest = Contest.load(regression_contest)
+    ensemble_stage.main(contest, argparse.Namespace())
+    table = pd.read_csv(contest.reports_dir / "ensemble_comparison.csv").set_index("strategy")
+    assert table.loc["multilayer", "nested"] == "yes" and table.loc["multilayer", "kind"] == "ensemble"
+    assert set(table.index) == {"mean", "multilayer", *(r.run_id for r in runs)}
