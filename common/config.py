@@ -190,6 +190,8 @@ class Config(_Frozen):
     ensemble: EnsembleSection = EnsembleSection()
     submission: SubmissionSection = SubmissionSection()
     seed: int = 42
+    # seconds for stages 04-07 together, shared among the models (common.runs.budget); null: no budget
+    budget_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _holdout_rows(self) -> Config:

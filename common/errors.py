@@ -25,6 +25,10 @@ class FoldMismatchError(KitError):
     """Runs or artifacts were made on different fold assignments and cannot be compared."""
 
 
+class BudgetSpent(KitError):
+    """A model's share of the time budget (config budget_s) would run out before its last fold: stopped, not stored."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' when a close match exists, else ''."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)

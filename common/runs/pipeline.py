@@ -23,12 +23,15 @@ STAGES = ("01_understanding", "02_eda", "03_features", "04_train", "05_validate"
 
 
 def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds, force: bool = False,
-                result: CVResult | None = None) -> tuple[Run, bool]:
+                result: CVResult | None = None, deadline: float | None = None) -> tuple[Run, bool]:
     """Cross-validate `spec` and store the run; a finished identical run is reused. Returns (run, reused).
 
     `result`: the CV of exactly this spec on these features and folds, already computed (the search's best
-    trial, same seed and filter): stored as it is instead of fitting again.
+    trial, same seed and filter): stored as it is instead of fitting again. `deadline`: a
+    common.runs.budget.now() time; a fit that would overrun it raises BudgetSpent and stores nothing.
     """
+    from common.runs.budget import now
+
     cfg = contest.config
     flt = cfg.train.filter
     key = contest.run_key(fs, folds)
@@ -38,7 +41,8 @@ def train_model(contest: Contest, spec: Component, fs: FeatureSet, folds: Folds,
         return contest.store.load(run_id), True
     cv = contest.cv(fs, folds)
     if result is None:
-        result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id), annotations=fs.annotations)
+        result = fit_oof(spec, fs.X, fs.y, fs.X_test, cv, workdir=contest.store.workdir(run_id), annotations=fs.annotations,
+                         deadline=deadline, clock=now)
     meta = {"model": spec.model_dump(), "train_filter": flt.model_dump() if flt else None, "task": contest.task,
             "metric": contest.metric.name, "direction": contest.metric.direction, "seed": cfg.seed,
             "fold_hash": folds.hash, "n_repeats": folds.n_repeats, "feature_key": fs.key, "run_key": key, "target": cfg.data.target,

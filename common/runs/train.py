@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.errors import DataError
+from common.errors import BudgetSpent, DataError
 from common.faults import checkpoint
 from common.data.folds import Folds
 from common.metrics import Metric
@@ -119,7 +119,8 @@ def fit_fold(spec: Any, X: Any, y: np.ndarray, train_idx: np.ndarray, valid_idx:
 
 def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdir: Path | None = None,
             on_fold: Callable[[int, float], None] | None = None, progress: bool = True,
-            annotations: pd.DataFrame | None = None) -> CVResult:
+            annotations: pd.DataFrame | None = None, deadline: float | None = None,
+            clock: Callable[[], float] = time.monotonic) -> CVResult:
     """Cross-validate the model `spec` ({name, params}) on `cv.folds`, every repeat of them.
 
     The training filter drops rows from each training fold only, so validation rows - and so the CV
@@ -127,7 +128,8 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
     repeats (the score and the per-fold scores are those of that mean, on the primary folds) and the test
     prediction the mean of all fold models. `on_fold(i, running_score)` is called after each fit i of
     `cv.folds.n_fits` (the optimizer prunes from it). `annotations`: the train rows' label-derived columns,
-    for `fit_fold`.
+    for `fit_fold`. `deadline` (a `clock()` time): when the fits left would end after it at the mean pace so
+    far, stop between two fits with BudgetSpent (common.runs.budget), before the first when it has passed.
     """
     y = np.asarray(y)
     folds, metric = cv.folds, cv.metric
@@ -138,8 +140,12 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
     fits = list(folds.repeated_splits())
     label = getattr(spec, "run_label", spec.name)
     desc = f"{label} folds" + (f" x {folds.n_repeats} repeats" if folds.repeats else "")
+    if deadline is not None and clock() >= deadline:
+        raise BudgetSpent(f"{label}: not started, its share of the time budget is spent; nothing stored")
+    took: list[float] = []  # clock seconds per fit, for the pace
     bar = progress_bar(fits, desc, enabled=progress, leave=False)
     for i, (r, k, tr, va) in enumerate(bar):
+        started = clock()
         # the primary folds keep their folders (checkpoints, exported networks); a repeat's go beside them
         where = None if workdir is None else Path(workdir) / (f"fold{k}" if r == 0 else f"repeat{r}/fold{k}")
         fit = fit_fold(spec, X, y, tr, va, cv, where, X_test, annotations)
@@ -157,10 +163,18 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
         scores.append(metric(y[va], pred_va))
         info = {**fit.model.info, "train_rows": len(fit.y_train), "dropped_rows": int(len(tr) - len(fit.y_train))}
         infos.append({**info, "repeat": r, "fold": k} if folds.repeats else info)
-        bar.set_postfix({metric.name: f"{scores[-1]:.5f}"})
+        postfix = {metric.name: f"{scores[-1]:.5f}"}
         checkpoint(f"fold:{label}:{k}" if r == 0 else f"fold:{label}:{r}.{k}")
         if on_fold is not None:
             on_fold(i, float(np.mean(scores)))
+        if deadline is not None:
+            took.append(clock() - started)
+            left, to_go = deadline - clock(), float(np.mean(took)) * (n_fits - i - 1)
+            if to_go > left:  # stop now rather than overrun: the share is handed on to the models after it
+                raise BudgetSpent(f"{label}: stopped after {i + 1} of {n_fits} fits: the rest would take ~{to_go:.0f} s "
+                                  f"and {max(left, 0):.0f} s of its share of the time budget are left; nothing stored")
+            postfix["left"] = f"{left:.0f}s"
+        bar.set_postfix(postfix)
     validated = folds.validated
     oof = oofs[0] if not folds.repeats else oofs.mean(axis=0)
     if folds.repeats:  # the fold scores of the averaged OOF, comparable with the blends' (on the primary folds)

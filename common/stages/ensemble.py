@@ -3,7 +3,17 @@ from __future__ import annotations
 
 
 def main(contest, args) -> None:
-    """Stage 07 - ensemble: compare every strategy on the same folds, write the chosen blend's submission."""
+    """Stage 07 - ensemble: compare every strategy on the same folds, write the chosen blend's submission.
+
+    Blends the runs that finished: under a time budget (config budget_s) a model stopped in stage 04 has none.
+    """
+    from common.runs.budget import stage_budget
+
+    with stage_budget(contest, "07_ensemble"):  # counted against the budget, if any, which it shows
+        _ensemble(contest, args)
+
+
+def _ensemble(contest, args) -> None:
     from common.ensemble import compare
     from common.runs.pipeline import current_runs, save_comparison
     from common.runs.recheck import honest_runs, second_split_scores

@@ -8,7 +8,15 @@ def main(contest, args) -> None:
     """Stage 06 - optimize: feature selection (if configured), then a resumable Optuna search.
 
     The best params become a run, re-measured on a second fold split beside the untuned ones (common.runs.recheck).
+    With a time budget (config budget_s) the search gets at most what stage 04 left usable (common.runs.budget).
     """
+    from common.runs.budget import stage_budget
+
+    with stage_budget(contest, "06_optimize") as budget:
+        _optimize(contest, args, budget)
+
+
+def _optimize(contest, args, budget) -> None:
     from common.optimize import best_params, search, start_params
     from common.runs.pipeline import train_model
     from common.runs.recheck import recheck_tuned
@@ -26,6 +34,12 @@ def main(contest, args) -> None:
     if opt.model is None or n_trials == 0:
         print("optimize: search skipped (set optimize.model and optimize.n_trials in config.yaml)")
         return
+    if budget is not None:
+        if budget.usable <= 0:
+            print(f"optimize: search skipped, the time budget is spent ({budget.describe()}, kept for stages 05 and 07)")
+            return
+        timeout_s = budget.usable if timeout_s is None else min(timeout_s, budget.usable)
+        print(f"optimize: the search gets up to {timeout_s:.0f} s ({budget.describe()})")
     fs, folds = contest.features(log=lambda _: None), contest.folds()
     storage = opt.storage or f"sqlite:///{contest.root / 'optuna.db'}"
     name = opt.study_name or f"{opt.model.run_label}-{contest.run_key(fs, folds)}"
