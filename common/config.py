@@ -184,6 +184,7 @@ class Config(_Frozen):
     data: DataSection
     folds: FoldsSection = FoldsSection()
     features: list[Component] = Field(default_factory=list)
+    # model blocks; `portfolio` (a preset name) or `- preset: portfolio` entries expand (common.models.portfolio)
     models: list[Component]
     train: TrainSection = TrainSection()
     optimize: OptimizeSection = OptimizeSection()
@@ -192,6 +193,26 @@ class Config(_Frozen):
     seed: int = 42
     # seconds for stages 04-07 together, shared among the models (common.runs.budget); null: no budget
     budget_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_presets(cls, raw: Any) -> Any:
+        """`models: portfolio` or `- preset: portfolio` entries -> the preset's model blocks (common.models.portfolio)."""
+        if not isinstance(raw, dict) or "models" not in raw:
+            return raw
+        models = raw["models"]
+        presets = isinstance(models, str) or (
+            isinstance(models, list) and any(isinstance(m, dict) and "preset" in m for m in models))
+        if not presets:
+            return raw
+        from common.models.portfolio import expand_models
+
+        competition = raw.get("competition")
+        task = competition.get("task", "regression") if isinstance(competition, dict) else "regression"
+        try:
+            return {**raw, "models": expand_models(models, task)}
+        except ConfigError as exc:  # reported with the file's name, like every other config error
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _holdout_rows(self) -> Config:

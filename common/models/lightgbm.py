@@ -16,9 +16,12 @@ class LightGBMModel(Model):
         bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, verbosity=-1, num_threads=0,
     )
 
-    def __init__(self, task="regression", seed=0, n_classes=None, n_estimators=5000, early_stopping_rounds=200, **params):
+    def __init__(self, task="regression", seed=0, n_classes=None, n_estimators=5000, early_stopping_rounds=200,
+                 min_child_frac=None, **params):
         super().__init__(task, seed, n_classes, **params)
         self.n_estimators, self.early_stopping_rounds = n_estimators, early_stopping_rounds
+        # leaves hold at least this share of the training rows: a leaf size that scales with the contest
+        self.min_child_frac = min_child_frac
 
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> LightGBMModel:
         import lightgbm as lgb
@@ -27,6 +30,8 @@ class LightGBMModel(Model):
                   "deterministic": True, "force_col_wise": True}
         if self.task == "multiclass":
             params["num_class"] = self.classes(y)
+        if self.min_child_frac:
+            params["min_child_samples"] = max(int(params["min_child_samples"]), round(self.min_child_frac * len(y)))
         train = lgb.Dataset(X, y, free_raw_data=False)
         callbacks, valid_sets = [], []
         if X_valid is not None and self.early_stopping_rounds:

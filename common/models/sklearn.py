@@ -9,6 +9,7 @@ from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomFo
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
@@ -54,6 +55,22 @@ def _calibrated_svc(random_state=None, **params):
 _calibrated_svc.wraps = SVC  # its params are SVC's
 
 
+class _NeighboursCapped:
+    """k-NN whose k shrinks to the training rows when a fold has fewer (a tiny class or contest)."""
+
+    def fit(self, X, y):
+        self.n_neighbors = max(1, min(self.n_neighbors, len(X)))
+        return super().fit(X, y)
+
+
+class _KNNRegressor(_NeighboursCapped, KNeighborsRegressor):
+    pass
+
+
+class _KNNClassifier(_NeighboursCapped, KNeighborsClassifier):
+    pass
+
+
 def _register(name: str, regressor=None, classifier=None, scale=False, seed_param=None, **defaults: Any) -> None:
     def factory(task="regression", seed=0, n_classes=None, **params):
         return SklearnModel(regressor, classifier, scale, seed_param, task, seed, n_classes, **{**defaults, **params})
@@ -80,3 +97,5 @@ _register("random_forest", RandomForestRegressor, RandomForestClassifier, seed_p
           n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
 _register("extra_trees", ExtraTreesRegressor, ExtraTreesClassifier, seed_param="random_state",
           n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
+# distances need comparable scales: one-hot categoricals and standardised numbers, as for the kernel models
+_register("knn", _KNNRegressor, _KNNClassifier, scale=True, n_neighbors=10, weights="uniform", n_jobs=-1)

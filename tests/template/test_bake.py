@@ -126,9 +126,10 @@ def test_the_repo_root_is_the_same_template():
 def _shrink(config_path: Path) -> None:
     """Fast settings for a test run: two quick models, three search trials."""
     config = yaml.safe_load(config_path.read_text())
-    config["models"] = [config["models"][0], {"name": "lightgbm", "params": {"n_estimators": 100}}]
-    config["optimize"] = {"model": {"name": "ridge" if config["competition"]["task"] == "regression" else "logistic"},
-                          "n_trials": 3}
+    assert config["models"] == [{"preset": "portfolio"}]  # what a new contest gets: the zero-shot portfolio
+    linear = "ridge" if config["competition"]["task"] == "regression" else "logistic"
+    config["models"] = [{"name": linear}, {"name": "lightgbm", "params": {"n_estimators": 100}}]
+    config["optimize"] = {"model": {"name": linear}, "n_trials": 3}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
