@@ -1,8 +1,16 @@
-"""Text models: TF-IDF on word (or id) n-grams with a linear model, for documents of space-separated tokens.
+"""Text models on TF-IDF features of word (or id) n-grams, for documents of space-separated tokens.
 
-Takes the text columns of X (several are joined with a space). The vocabulary's size follows the data:
-`min_df: auto` keeps tokens seen in at least max(2, n_docs / 20,000) documents, so a small corpus keeps
-its rare signal and a 200 k-document one drops noise, without a setting tuned to one corpus.
+`TfidfModel` owns what they share: the documents (the text columns of X, several joined with a space), the
+vectorizer fitted on the training fold (sublinear tf, float32), and the predictions (class probability rows
+that sum to one, 0 for a class the training fold never saw). The vocabulary's size follows the data: `min_df:
+auto` keeps tokens seen in at least max(2, n_docs / 20,000) documents, so a small corpus keeps its rare signal
+and a 200 k-document one drops noise, without a setting tuned to one corpus. A subclass makes the estimator
+(`fit_features`):
+
+- `tfidf_linear`: a logistic model fitted by SGD (or lbfgs), ridge for values;
+- `tfidf_svm`: a linear SVM with Platt-scaled probabilities, LinearSVR for values;
+- `tfidf_nbsvm`: NB-SVM (Wang & Manning, 2012), logistic models on naive-Bayes-scaled features;
+- `tfidf_lightgbm` (common.models.tfidf_lightgbm): gradient boosting on the most frequent n-grams.
 """
 from __future__ import annotations
 
@@ -22,32 +30,81 @@ def documents(X) -> list[str]:
     return [str(x) for x in X]
 
 
+def auto_max_features(n_docs: int) -> int:
+    """`max_features: auto`: the n-grams a model that cannot take every one keeps (the most frequent): 20,000,
+    one per document above that, at most 50,000."""
+    return int(min(50_000, max(20_000, n_docs)))
+
+
+class TfidfModel(Model):
+    """The vectorizer and the predictions every TF-IDF model shares; a subclass fits its estimator on the
+    features (`fit_features`) and may say how it gives class probabilities (`class_proba`)."""
+
+    takes = frozenset({"text"})
+    uses_valid = False  # the validation fold is vectorized only for a model that stops early on it
+
+    def __init__(self, task="multiclass", seed=0, n_classes=None, ngram_range=(1, 2), min_df="auto",
+                 max_features=None):
+        super().__init__(task, seed, n_classes)
+        self.ngram_range, self.min_df, self.max_features = tuple(ngram_range), min_df, max_features
+
+    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TfidfModel:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        docs = documents(X)
+        min_df = max(2, len(docs) // 20_000) if self.min_df == "auto" else self.min_df
+        min_df = min(min_df, max(1, len(docs) // 10))  # a tiny corpus keeps its tokens
+        max_features = auto_max_features(len(docs)) if self.max_features == "auto" else self.max_features
+        self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", ngram_range=self.ngram_range, min_df=min_df,
+                                           max_features=max_features, sublinear_tf=True, dtype=np.float32)
+        features = self.vectorizer_.fit_transform(docs)
+        y = np.asarray(y)
+        if self.task != "regression":
+            self.classes_ = np.unique(y)  # the classes this fold saw; a subclass may widen them
+        valid = None
+        if self.uses_valid and X_valid is not None:
+            valid = self.vectorizer_.transform(documents(X_valid))
+            y_valid = np.asarray(y_valid)
+        self.info = {"vocabulary": len(self.vectorizer_.vocabulary_), "min_df": min_df}
+        self.fit_features(features, y, valid, y_valid if valid is not None else None)
+        return self
+
+    def fit_features(self, features, y: np.ndarray, valid=None, y_valid: np.ndarray | None = None) -> None:
+        """Fit `self.model_` on the training fold's TF-IDF rows (`valid`: the validation fold's, or None)."""
+        raise NotImplementedError
+
+    def class_proba(self, features) -> np.ndarray:
+        """Probabilities of `self.classes_`, one column each in that order (default: the estimator's)."""
+        return self.model_.predict_proba(features)
+
+    def predict(self, X) -> np.ndarray:
+        features = self.vectorizer_.transform(documents(X))
+        if self.task == "regression":
+            return np.asarray(self.model_.predict(features), dtype=np.float64)
+        proba = np.asarray(self.class_proba(features), dtype=np.float64)
+        proba /= proba.sum(axis=1, keepdims=True)  # float32 features: make rows sum to one in float64
+        width = 2 if self.task == "binary" else self.classes(np.asarray(self.classes_))
+        out = np.zeros((len(proba), width))  # classes a fold never saw get 0
+        out[:, self.classes_] = proba
+        return out[:, 1] if self.task == "binary" else out
+
+
 @MODELS.register("tfidf_linear")
-class TfidfLinear(Model):
+class TfidfLinear(TfidfModel):
     """TF-IDF (sublinear tf, n-grams) then a logistic model fitted by SGD (classes) or ridge (values).
 
     SGD, not lbfgs: on 1,500 generated news documents (167 k n-grams) it fits in 0.8 s instead of 33 s,
     with a better macro-F1 (0.90 against 0.82); `solver: lbfgs` gives scikit-learn's LogisticRegression.
     """
 
-    takes = frozenset({"text"})
-
-    def __init__(self, task="multiclass", seed=0, n_classes=None, ngram_range=(1, 2), min_df="auto",
-                 max_features=None, solver="sgd", alpha=2e-5, C=4.0, max_iter=30):
-        super().__init__(task, seed, n_classes)
-        self.ngram_range, self.min_df, self.max_features = tuple(ngram_range), min_df, max_features
+    def __init__(self, task="multiclass", seed=0, n_classes=None, solver="sgd", alpha=2e-5, C=4.0, max_iter=30,
+                 **params):
+        super().__init__(task, seed, n_classes, **params)
         self.solver, self.alpha, self.C, self.max_iter = solver, alpha, C, max_iter
 
-    def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TfidfLinear:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    def fit_features(self, features, y, valid=None, y_valid=None) -> None:
         from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 
-        docs = documents(X)
-        min_df = max(2, len(docs) // 20_000) if self.min_df == "auto" else self.min_df
-        min_df = min(min_df, max(1, len(docs) // 10))  # a tiny corpus keeps its tokens
-        self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", ngram_range=self.ngram_range, min_df=min_df,
-                                           max_features=self.max_features, sublinear_tf=True, dtype=np.float32)
-        features = self.vectorizer_.fit_transform(docs)
         if self.task == "regression":
             self.model_ = Ridge(alpha=1.0).fit(features, y)
         elif self.solver == "sgd":
@@ -55,19 +112,93 @@ class TfidfLinear(Model):
                                         random_state=self.seed).fit(features, y)
         else:
             self.model_ = LogisticRegression(C=self.C, max_iter=1000, random_state=self.seed).fit(features, y)
-        if self.task != "regression":
-            self.classes_ = self.model_.classes_
-        self.info = {"vocabulary": len(self.vectorizer_.vocabulary_), "min_df": min_df}
-        return self
 
-    def predict(self, X) -> np.ndarray:
-        features = self.vectorizer_.transform(documents(X))
+
+@MODELS.register("tfidf_svm")
+class TfidfSVM(TfidfModel):
+    """TF-IDF then a linear SVM (LinearSVC, one class against the rest); values: LinearSVR on the target
+    standardised on the training fold (its intercept is regularised, so an off-centre target would bias it).
+
+    An SVM gives margins, not probabilities: Platt scaling (a sigmoid per class, then rows normalised) maps
+    them, fitted on `calibration_folds` internal folds of the training fold, each fold's SVM calibrated on the
+    rows it did not see (its margins on its own rows are overconfident) and the folds' models averaged. The
+    cost is `calibration_folds` SVM fits, each a few seconds on 100 k documents; isotonic calibration would
+    overfit the small classes."""
+
+    def __init__(self, task="multiclass", seed=0, n_classes=None, C=0.5, calibration_folds=3, **params):
+        super().__init__(task, seed, n_classes, **params)
+        self.C, self.calibration_folds = C, calibration_folds
+
+    def fit_features(self, features, y, valid=None, y_valid=None) -> None:
+        import warnings
+
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import LinearSVC, LinearSVR
+
         if self.task == "regression":
-            return self.model_.predict(features)
-        proba = self.model_.predict_proba(features).astype(np.float64)
-        proba /= proba.sum(axis=1, keepdims=True)  # float32 features: make rows sum to one in float64
-        if self.task == "binary":
-            return proba[:, 1]
-        out = np.zeros((len(proba), self.classes(np.asarray(self.classes_))))  # classes a fold never saw get 0
-        out[:, self.classes_] = proba
-        return out
+            svr = LinearSVR(C=self.C, random_state=self.seed, max_iter=5000)
+            self.model_ = TransformedTargetRegressor(svr, transformer=StandardScaler()).fit(features, y)
+            return
+        svm = LinearSVC(C=self.C, random_state=self.seed)
+        self.model_ = CalibratedClassifierCV(svm, method="sigmoid", cv=int(self.calibration_folds), ensemble=True)
+        with warnings.catch_warnings():
+            # a class rarer than the folds is missing from some of them: that fold's SVM gives it probability 0
+            # and the others calibrate it, which is the best those few rows allow
+            warnings.filterwarnings("ignore", message="The least populated class")
+            self.model_.fit(features, y)
+
+
+@MODELS.register("tfidf_nbsvm")
+class TfidfNBSVM(TfidfModel):
+    """NB-SVM (Wang & Manning, 2012) in its logistic form, one class against the rest: the log-count ratio
+    r = log((p / |p|_1) / (q / |q|_1)) of each n-gram, p and q `alpha` plus its summed TF-IDF in the class's
+    documents and in the others', scales the features, and a logistic model learns the class on X * r. The
+    ratio is a naive-Bayes prior on each n-gram's weight: it helps most where a linear model has little evidence
+    (short documents, small classes). The classes' probabilities are normalised to sum to one; a binary task
+    fits one model (the positive class). Values are not supported.
+
+    Each one-against-the-rest model sees a small class among many: `class_weight: balanced` weighs its rows up,
+    else a small class's probability never wins. On generated news (400 / 1,600 training documents) macro-F1
+    0.77 / 0.98 with it, 0.39 / 0.78 without; the ratio from TF-IDF sums beats the paper's binarised counts
+    there (0.60 / 0.76)."""
+
+    tasks = ("binary", "multiclass")
+
+    def __init__(self, task="multiclass", seed=0, n_classes=None, alpha=1.0, C=4.0, class_weight="balanced",
+                 **params):
+        super().__init__(task, seed, n_classes, **params)
+        self.alpha, self.C, self.class_weight = alpha, C, class_weight
+
+    def fit_features(self, features, y, valid=None, y_valid=None) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        everywhere = np.asarray(features.sum(axis=0)).ravel()
+        # two classes: the second against the first, one model (its complement is the other's probability)
+        self.targets_ = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        self.ratios_, self.model_ = [], []
+        for target in self.targets_:
+            mine = y == target
+            inside = np.asarray(features[mine].sum(axis=0)).ravel()
+            p, q = self.alpha + inside, self.alpha + everywhere - inside
+            ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+            # liblinear's dual solver: fast when n-grams outnumber documents, as they do here
+            model = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=1000,
+                                       class_weight=self.class_weight, random_state=self.seed)
+            self.model_.append(model.fit(_scaled(features, ratio), mine.astype(int)))
+            self.ratios_.append(ratio)
+
+    def class_proba(self, features) -> np.ndarray:
+        proba = np.column_stack([model.predict_proba(_scaled(features, ratio))[:, 1]
+                                 for model, ratio in zip(self.model_, self.ratios_)])
+        if len(self.classes_) == 2:
+            return np.column_stack([1.0 - proba[:, 0], proba[:, 0]])
+        return np.maximum(proba, 1e-12)  # every class unlikely: still a row that normalises
+
+
+def _scaled(features, ratio: np.ndarray):
+    """Sparse rows with each column multiplied by its ratio (a copy; the sparsity pattern is kept)."""
+    scaled = features.tocsr(copy=True)
+    scaled.data *= ratio[scaled.indices]
+    return scaled

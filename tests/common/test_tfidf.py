@@ -1,0 +1,110 @@
+"""The TF-IDF models on generated news: class probability rows, a class the training fold lacks, learning the
+classes; NB-SVM's log-count ratio; tfidf_linear still the vectorizer + SGD it was; LightGBM's early stopping.
+(test_models.py runs them on every task they declare.)"""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from common.config import Component
+from common.models import create_model
+
+# small sizes keep each fit to seconds; the models' defaults are what the benchmark measures
+TFIDF = {
+    "tfidf_linear": {},
+    "tfidf_svm": {},
+    "tfidf_nbsvm": {},
+    "tfidf_lightgbm": {"max_features": 1000, "n_estimators": 30, "learning_rate": 0.3},
+}
+
+
+def _model(name, task="multiclass", n_classes=14, **params):
+    return create_model(Component(name=name, params={**TFIDF[name], **params}), task, seed=0, n_classes=n_classes)
+
+
+@pytest.fixture(scope="module")
+def news():
+    from common.data.datasets.news import make_news
+
+    train, _ = make_news(n_train=500, n_test=1, seed=2)
+    text, label = train[["text"]], train["label"].to_numpy()
+    return text.iloc[:400], label[:400], text.iloc[400:], label[400:]
+
+
+@pytest.mark.parametrize("name", list(TFIDF))
+def test_learns_generated_news_with_probability_rows(name, news):
+    X, y, Xv, yv = news
+    pred = _model(name).fit(X, y, Xv, yv).predict(Xv)
+    assert pred.shape == (100, 14) and pred.min() >= 0
+    np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-9)
+    assert f1_score(yv, pred.argmax(1), average="macro") > 0.5  # 14 classes: chance is ~0.07
+
+
+@pytest.mark.parametrize("name", list(TFIDF))
+def test_a_class_missing_from_the_training_fold(name, news):
+    """Class 1 only in the validation fold (as a rare class can fall in a fold): the model still fits, gives
+    every class a column, and the class it never saw is (about) never predicted."""
+    X, y, Xv, yv = news
+    seen = y != 1
+    model = _model(name).fit(X[seen], y[seen], Xv, yv)
+    pred = model.predict(Xv)
+    assert pred.shape == (100, 14)
+    np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-9)
+    assert pred[:, 1].max() < 0.05 and not (pred.argmax(1) == 1).any()
+    if name != "tfidf_lightgbm":  # the linear models learn the seen classes only; LightGBM grows trees for all
+        assert np.all(pred[:, 1] == 0)
+    others = yv != 1
+    assert f1_score(yv[others], pred[others].argmax(1), average="macro") > 0.5
+
+
+def test_nbsvm_log_count_ratio():
+    """r = log((p / |p|_1) / (q / |q|_1)), p and q 1 + the token's summed TF-IDF in the class's documents and in
+    the rest's: 'b' only in class 1 documents, 'a' only in class 0 ones, 'x' and 'y' in both alike."""
+    docs = pd.DataFrame({"text": ["a x", "a y", "b x", "b y"]})
+    model = _model("tfidf_nbsvm", task="binary", n_classes=None, ngram_range=(1, 1), min_df=1)
+    model.fit(docs, np.array([0, 0, 1, 1]))
+    (ratio,) = model.ratios_  # a binary task: one model, for the positive class
+    by_token = dict(zip(model.vectorizer_.get_feature_names_out(), ratio))
+    # every token is in 2 of the 4 documents (one idf), so each weighs 1/sqrt(2) in its two-token document:
+    # p = 1 + (a 0, b 2w, x w, y w), q = 1 + (a 2w, b 0, x w, y w), with equal sums
+    w = 1 / np.sqrt(2)
+    assert by_token["b"] == pytest.approx(np.log(1 + 2 * w), rel=1e-5)
+    assert by_token["a"] == pytest.approx(-np.log(1 + 2 * w), rel=1e-5)
+    assert by_token["x"] == pytest.approx(0.0, abs=1e-6) and by_token["y"] == pytest.approx(0.0, abs=1e-6)
+    pred = model.predict(pd.DataFrame({"text": ["b", "a"]}))
+    assert pred.shape == (2,) and pred[0] > 0.5 > pred[1]
+
+
+def test_nbsvm_refuses_values():
+    with pytest.raises(ValueError, match="pick another model"):
+        _model("tfidf_nbsvm", task="regression")
+
+
+def test_tfidf_linear_is_still_tfidf_then_sgd(news):
+    """The refactor kept tfidf_linear's model: the same vectorizer and SGD logistic model by hand agree."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+
+    X, y, Xv, _ = news
+    pred = _model("tfidf_linear").fit(X, y).predict(Xv)
+    vectorizer = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                 dtype=np.float32)
+    sgd = SGDClassifier(loss="log_loss", alpha=2e-5, max_iter=30, tol=1e-4, random_state=0)
+    expected = sgd.fit(vectorizer.fit_transform(X["text"]), y).predict_proba(vectorizer.transform(Xv["text"]))
+    assert sorted(set(y)) == list(range(13))  # class 13 falls outside these 400 documents: its column is 0
+    np.testing.assert_allclose(pred[:, :13], expected, rtol=1e-5, atol=1e-7)
+    assert np.all(pred[:, 13] == 0)
+
+
+def test_lightgbm_stops_early_on_the_contest_metric_and_keeps_the_frequent_ngrams(news):
+    from common.metrics import get_metric
+
+    X, y, Xv, yv = news
+    model = _model("tfidf_lightgbm", max_features=500, n_estimators=400, learning_rate=0.5, early_stopping_rounds=5)
+    model.metric = get_metric("macro_f1")  # as the fold loop sets it
+    model.fit(X, y, Xv, yv)
+    assert model.info["vocabulary"] == 500
+    assert 1 <= model.info["best_iteration"] < 400
+    assert list(model.model_.best_score["valid_0"]) == ["macro_f1"]  # the round was picked on it, not the loss
+    blind = _model("tfidf_lightgbm", max_features=500, fallback_estimators=7).fit(X, y)  # no fold to stop on
+    assert blind.info["best_iteration"] == 7 and blind.model_.current_iteration() == 7
