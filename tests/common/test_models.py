@@ -15,6 +15,7 @@ FAST = {  # keep the parametrized suite quick: fewer trees/epochs than the defau
     "mlp": {"epochs": 40, "patience": 5, "batch_size": 64, "lr": 3e-3},
     "fasttext": {"epochs": 30, "patience": 5, "lr": 2e-2},
     "textcnn": {"epochs": 20, "patience": 5},
+    "bigru": {"epochs": 20, "patience": 5},
     "tfidf_lightgbm": {"n_estimators": 200, "early_stopping_rounds": 20},
     "bert": {"epochs": 15, "patience": 5, "pretrain_epochs": 1, "max_len": 32, "lr": 3e-3},
 }

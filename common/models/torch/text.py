@@ -1,6 +1,7 @@
-"""Neural text models on the shared PyTorch trainer: a fastText-style bag of embeddings and a TextCNN.
+"""Neural text models on the shared PyTorch trainer: a fastText-style bag of embeddings, a TextCNN and a BiGRU
+with attention pooling.
 
-Both take the text role (several text columns are joined, as for tfidf_linear) and treat a document as
+All take the text role (several text columns are joined, as for tfidf_linear) and treat a document as
 whitespace-separated tokens (the news contest's character ids, or words). Fitted on the training fold:
 
 - the vocabulary: tokens seen in at least `min_count` documents (`auto`: the rule tfidf_linear uses, so a
@@ -11,7 +12,7 @@ whitespace-separated tokens (the news contest's character ids, or words). Fitted
 
 Batches are padded to their longest document (`collate`), not to the cap. Regression targets are standardised
 on the training fold, as the MLP does. Sizes are small by default (a test-size corpus trains in seconds on a
-CPU); `embed_dim`, `channels`, `max_len`, `max_vocab` and `bigram_buckets` scale them up.
+CPU); `embed_dim`, `channels`, `hidden`, `max_len`, `max_vocab` and `bigram_buckets` scale them up.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class _Documents:
 
 
 class TokenModel(TorchModel):
-    """The vocabulary, truncation, padding and target scaling both text networks share."""
+    """The vocabulary, truncation, padding and target scaling the text networks share."""
 
     tasks = ("regression", "binary", "multiclass")
     takes = frozenset({"text"})
@@ -212,3 +213,77 @@ class TextCNN(TokenModel):
                 return self.out(torch.cat(pooled, dim=1))
 
         return ConvText()
+
+
+def reverse_within(x, lengths):
+    """Each row of `x` (batch, tokens, ...) reversed over its first `lengths` positions; the padding after them
+    stays in place. Its own inverse."""
+    import torch
+
+    positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    index = torch.where(positions < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - positions, positions)
+    return x.gather(1, index.view(*index.shape, *(1,) * (x.dim() - 2)).expand_as(x))
+
+
+@MODELS.register("bigru")
+class BiGRU(TokenModel):
+    """A bidirectional GRU over the token embeddings, pooled by additive attention (Yang et al., 2016): each
+    state h_t gets the score v . tanh(W h_t + b), a softmax over the document's own tokens weights the states,
+    and a linear layer reads their sum. `hidden` units per direction, `layers` stacked (each reads both
+    directions of the one below).
+
+    Padding never reaches a document's prediction: batches are padded at the end, so the forward GRU has read
+    every token before the first pad, the backward one reads each document reversed within its own length
+    (`reverse_within`; packed sequences would do the same but torch.export cannot trace them), and attention
+    masks the pad positions. A document's prediction is the same alone or beside a longer one.
+
+    Sized for a CPU: a GRU steps token by token, so `max_len` is 256 (1,024 or more on a GPU), embeddings and
+    states 64 wide, one layer. Gradients are clipped at norm 1 (`clip_grad`): a recurrent network's can
+    explode over long documents."""
+
+    def __init__(self, task="multiclass", seed=0, n_classes=None, hidden=64, layers=1, max_len=256, clip_grad=1.0,
+                 lr=1e-2, epochs=20, **params):
+        # macro-F1 on 400 generated news documents (max_len 128, 10 epochs): 0.29 at lr 3e-3, 0.41 at 1e-2
+        super().__init__(task, seed, n_classes, max_len=max_len, clip_grad=clip_grad, lr=lr, epochs=epochs, **params)
+        self.hidden, self.layers = int(hidden), int(layers)
+
+    def build_network(self, X, y, out_dim):
+        import torch
+        from torch import nn
+
+        vocab, dim, hidden, layers, dropout = self.n_tokens_, self.embed_dim, self.hidden, self.layers, self.dropout
+
+        class AttentiveBiGRU(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(vocab, dim, padding_idx=PAD)
+                widths = [dim] + [2 * hidden] * (layers - 1)
+                self.forward_grus = nn.ModuleList(nn.GRU(w, hidden, batch_first=True) for w in widths)
+                self.backward_grus = nn.ModuleList(nn.GRU(w, hidden, batch_first=True) for w in widths)
+                self.drop = nn.Dropout(dropout)
+                self.score = nn.Sequential(nn.Linear(2 * hidden, 2 * hidden), nn.Tanh(), nn.Linear(2 * hidden, 1))
+                self.out = nn.Linear(2 * hidden, out_dim)
+
+            def forward(self, ids):
+                # an empty document is one pad token: it counts as length 1, so its softmax has a position
+                lengths = (ids != PAD).sum(1).clamp(min=1)
+                x = self.embed(ids)
+                for forward_gru, backward_gru in zip(self.forward_grus, self.backward_grus):
+                    ahead, _ = forward_gru(x)
+                    behind, _ = backward_gru(reverse_within(x, lengths))
+                    x = self.drop(torch.cat([ahead, reverse_within(behind, lengths)], dim=-1))
+                scores = self.score(x).squeeze(-1)
+                inside = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
+                weights = torch.softmax(scores.masked_fill(~inside, float("-inf")), dim=1)
+                return self.out(torch.bmm(weights.unsqueeze(1), x).squeeze(1))
+
+        return AttentiveBiGRU()
+
+    def _export(self, loader, path):
+        import warnings
+
+        with warnings.catch_warnings():
+            # nn.GRU re-assigns its flat weight list while torch.export traces it; the saved program still
+            # gives the network's outputs (checked on generated documents), so the warning is noise
+            warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")
+            super()._export(loader, path)
