@@ -141,13 +141,17 @@ class TfidfSVM(TfidfModel):
             svr = LinearSVR(C=self.C, random_state=self.seed, max_iter=5000)
             self.model_ = TransformedTargetRegressor(svr, transformer=StandardScaler()).fit(features, y)
             return
-        svm = LinearSVC(C=self.C, random_state=self.seed)
-        self.model_ = CalibratedClassifierCV(svm, method="sigmoid", cv=int(self.calibration_folds), ensemble=True)
+        from sklearn.model_selection import StratifiedKFold
+
         with warnings.catch_warnings():
-            # a class rarer than the folds is missing from some of them: that fold's SVM gives it probability 0
-            # and the others calibrate it, which is the best those few rows allow
+            # A class with fewer rows than folds is missing from some folds' calibration rows, and scikit-learn
+            # refuses an integer cv then (the real contest's smallest class has 908 documents, a fold of a small
+            # corpus may have 2): the same stratified splits, handed over as a list, let it fit. Such a class
+            # gets a low probability, which is what so few rows allow.
             warnings.filterwarnings("ignore", message="The least populated class")
-            self.model_.fit(features, y)
+            splits = list(StratifiedKFold(int(self.calibration_folds)).split(np.zeros(len(y)), y))
+        svm = LinearSVC(C=self.C, random_state=self.seed)
+        self.model_ = CalibratedClassifierCV(svm, method="sigmoid", cv=splits, ensemble=True).fit(features, y)
 
 
 @MODELS.register("tfidf_nbsvm")

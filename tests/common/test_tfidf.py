@@ -108,3 +108,16 @@ def test_lightgbm_stops_early_on_the_contest_metric_and_keeps_the_frequent_ngram
     assert list(model.model_.best_score["valid_0"]) == ["macro_f1"]  # the round was picked on it, not the loss
     blind = _model("tfidf_lightgbm", max_features=500, fallback_estimators=7).fit(X, y)  # no fold to stop on
     assert blind.info["best_iteration"] == 7 and blind.model_.current_iteration() == 7
+
+
+def test_svm_fits_a_class_rarer_than_its_calibration_folds(news):
+    """Class 11 with one document (fewer than the 3 calibration folds) and class 12 with two: still a fit,
+    probability rows summing to one, the other classes learned."""
+    X, y, Xv, yv = news
+    keep = np.ones(len(y), bool)
+    keep[np.flatnonzero(y == 11)[1:]] = False
+    keep[np.flatnonzero(y == 12)[2:]] = False
+    pred = _model("tfidf_svm").fit(X[keep], y[keep]).predict(Xv)
+    assert np.bincount(y[keep])[11:13].tolist() == [1, 2] and pred.shape == (100, 14)
+    np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-9)
+    assert f1_score(yv, pred.argmax(1), average="macro") > 0.4
