@@ -1,9 +1,10 @@
 """LightGBM on TF-IDF features (the vectorizer and predictions of common.models.tfidf.TfidfModel).
 
-Trees see every n-gram as a column, and their cost grows with the columns: on 1 M sparse columns LightGBM is
-slow for little gain, so the vectorizer keeps the most frequent n-grams (`max_features: auto`: 20,000 to
-50,000 with the corpus). Gradient boosting finds interactions a linear model cannot (two tokens that mean a
-class only together), which makes it a useful, different member of a blend rather than the best single model.
+Trees see every n-gram as a column, and a round costs more with every column that can split (one in at least
+`min_child_samples` documents): on 1 M sparse columns LightGBM is slow for little gain, so the vectorizer keeps
+the most frequent n-grams (`max_features: auto`: 20,000 to 50,000 with the corpus). Boosted trees can use
+interactions a linear model cannot (two tokens that mean a class only together), so they may add to a blend of
+the linear models even where they do not beat them alone.
 """
 from __future__ import annotations
 
