@@ -4,14 +4,16 @@ scikit-learn's TfidfVectorizer makes n-grams in Python, one document at a time: 
 documents (9 M tokens, unigrams and bigrams) on the 2-core VM, so about 40 minutes per fit on the news contest's
 250,000. Here documents are split and counted by polars in chunks (all cores), a token is an integer code and an
 n-gram one integer (its codes in base V, V the number of distinct tokens), and the matrix is the one
-`TfidfVectorizer(token_pattern=r"\\S+", lowercase=False, ngram_range, min_df, max_features, sublinear_tf=True)`
-gives, up to the order of the columns (tested against it). Tokens are whitespace-separated, case kept.
+`TfidfVectorizer(token_pattern=r"\\S+", lowercase, ngram_range, min_df, max_features, sublinear_tf=True)`
+gives, up to the order of the columns (tested against it). Tokens are whitespace-separated.
 
 `fit_transform` makes two passes over the token codes (kept as int32, 4 bytes a token): document frequencies,
 then counts of the kept terms only, so memory follows the kept matrix (8 bytes a stored value), not every n-gram.
 `transform` drops tokens and n-grams the fitted corpus did not keep.
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -22,12 +24,12 @@ class NgramTfidf:
     """Sublinear TF-IDF (smooth idf, l2-normalised rows) of whitespace-token n-grams; see the module docstring."""
 
     def __init__(self, ngram_range=(1, 2), min_df: int = 1, max_features: int | None = None,
-                 sublinear_tf: bool = True, chunk_size: int = 10_000):
+                 sublinear_tf: bool = True, lowercase: bool = False, chunk_size: int = 10_000):
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         if not 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 3:
             raise ValueError(f"ngram_range must lie within (1, 3); got {ngram_range}")
         self.min_df, self.max_features = int(min_df), max_features
-        self.sublinear_tf, self.chunk_size = sublinear_tf, int(chunk_size)
+        self.sublinear_tf, self.lowercase, self.chunk_size = sublinear_tf, lowercase, int(chunk_size)
 
     # ---------------------------------------------------------------- public
     def fit_transform(self, docs) -> sp.csr_matrix:
@@ -38,8 +40,11 @@ class NgramTfidf:
         if (self._offset(self.ngram_range[1] + 1) << max(1, self.chunk_size.bit_length())) >= 2 ** 63:
             raise ValueError(f"{self.n_tokens_:,} distinct tokens are too many for {self.ngram_range[1]}-grams as "
                              "64-bit integer keys; lower ngram_range's upper bound (or chunk_size)")
-        stats = pl.concat([self._term_stats(codes, lengths) for codes, lengths in chunks])
-        stats = stats.group_by("term").agg(pl.col("df", "tf").sum())
+        stats = pl.DataFrame(schema={"term": pl.Int64, "df": pl.Int64, "tf": pl.Int64})
+        with ThreadPoolExecutor(2) as pool:  # numpy and polars release the GIL: two chunks at once
+            for part in pool.map(lambda chunk: self._term_stats(*chunk), chunks):
+                # merged as they come: one chunk's terms are mostly the corpus' again, so this stays small
+                stats = pl.concat([stats, part]).group_by("term").agg(pl.col("df", "tf").sum())
         stats = stats.filter(pl.col("df") >= self.min_df)
         if self.max_features is not None and len(stats) > self.max_features:
             stats = stats.sort(["tf", "term"], descending=[True, False]).head(int(self.max_features))
@@ -47,7 +52,7 @@ class NgramTfidf:
         self.terms_ = stats["term"].to_numpy()
         n_docs = sum(len(lengths) for _, lengths in chunks)
         self.idf_ = (np.log((1 + n_docs) / (1 + stats["df"].to_numpy())) + 1).astype(np.float32)
-        return self._weighted(chunks)
+        return self._weighted(chunks)  # consumes `chunks`: each chunk's codes are freed once counted
 
     def transform(self, docs) -> sp.csr_matrix:
         return self._weighted([self._codes(part, grow=False) for part in self._parts(docs)])
@@ -72,7 +77,8 @@ class NgramTfidf:
 
     def _codes(self, docs: pl.Series, grow: bool) -> tuple[np.ndarray, np.ndarray]:
         """Each token's code (-1 for a token unknown to a fitted vocabulary) and each document's token count."""
-        split = docs.fill_null("").str.extract_all(r"\S+")
+        docs = docs.fill_null("")
+        split = (docs.str.to_lowercase() if self.lowercase else docs).str.extract_all(r"\S+")
         lengths = split.list.len().to_numpy().astype(np.int64)
         tokens = split.explode().drop_nulls()
         if grow:
@@ -107,7 +113,7 @@ class NgramTfidf:
         2 s where a polars group_by on (row, term) took 20 s.
         """
         row_bits = max(1, int(len(lengths)).bit_length())
-        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
         V, keys = self.n_tokens_, []
         for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
             m = len(codes) - n + 1
@@ -120,27 +126,51 @@ class NgramTfidf:
                 valid &= window >= 0
                 term += window.astype(np.int64) * V ** (n - 1 - j)
             keys.append((term[valid] << row_bits) | rows[: m][valid])
+            del term, valid
         key = pl.Series(np.concatenate(keys) if keys else np.zeros(0, np.int64)).sort().to_numpy()  # all cores
         first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.int64)
-        counts = np.diff(np.append(first, len(key)))
+        counts = np.diff(np.append(first, len(key))).astype(np.int32)
         unique = key[first]
-        return unique & ((1 << row_bits) - 1), unique >> row_bits, counts
+        del key
+        return (unique & ((1 << row_bits) - 1)).astype(np.int32), unique >> row_bits, counts
 
     def _weighted(self, chunks: list[tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
         from sklearn.preprocessing import normalize
 
-        blocks = []
-        for codes, lengths in chunks:
+        def block(codes: np.ndarray, lengths: np.ndarray) -> sp.csr_matrix:
             rows, terms, counts = self._pairs(codes, lengths)
             col = np.searchsorted(self.terms_, terms)
             kept = col < len(self.terms_)
             kept[kept] = self.terms_[col[kept]] == terms[kept]
-            blocks.append(sp.csr_matrix((counts[kept].astype(np.float32), (rows[kept], col[kept].astype(np.int32))),
-                                        shape=(len(lengths), len(self.terms_))))
-        matrix = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, len(self.terms_)), dtype=np.float32)
+            return sp.csr_matrix((counts[kept].astype(np.float32), (rows[kept], col[kept].astype(np.int32))),
+                                 shape=(len(lengths), len(self.terms_)))
+
+        with ThreadPoolExecutor(2) as pool:
+            blocks = list(pool.map(lambda chunk: block(*chunk), _drained(chunks)))
+        matrix = _stacked(blocks, len(self.terms_))
         matrix.sort_indices()
         if self.sublinear_tf:
             np.log(matrix.data, out=matrix.data)
             matrix.data += 1
         matrix.data *= self.idf_[matrix.indices]
         return normalize(matrix, copy=False)
+
+
+def _drained(items: list):
+    """The list's items, each removed as it is taken (the list no longer holds what a worker has finished)."""
+    while items:
+        yield items.pop(0)
+
+
+def _stacked(blocks: list[sp.csr_matrix], width: int) -> sp.csr_matrix:
+    """The blocks' rows as one matrix, each block freed once copied: memory peaks near one matrix, not the two
+    a `scipy.sparse.vstack` holds at its end (2 GB more at the news contest's full size)."""
+    nnz = sum(b.nnz for b in blocks)
+    data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=np.int32)  # pages come as they are written
+    indptr, at, row = np.zeros(sum(b.shape[0] for b in blocks) + 1, dtype=np.int64), 0, 0
+    while blocks:
+        b = blocks.pop(0)
+        data[at: at + b.nnz], indices[at: at + b.nnz] = b.data, b.indices
+        indptr[row + 1: row + 1 + b.shape[0]] = b.indptr[1:] + at
+        at, row = at + b.nnz, row + b.shape[0]
+    return sp.csr_matrix((data, indices, indptr), shape=(row, width))

@@ -1,10 +1,15 @@
 """Text models on TF-IDF features of word (or id) n-grams, for documents of space-separated tokens.
 
 `TfidfModel` owns what they share: the documents (the text columns of X, several joined with a space), the
-vectorizer fitted on the training fold (sublinear tf, float32), and the predictions (class probability rows
+vectorizer (common.models.ngrams: sublinear tf, float32) and the predictions (class probability rows
 that sum to one, 0 for a class the training fold never saw). The vocabulary's size follows the data: `min_df:
 auto` keeps tokens seen in at least max(2, n_docs / 20,000) documents, so a small corpus keeps its rare signal
-and a 200 k-document one drops noise, without a setting tuned to one corpus. A subclass makes the estimator
+and a 200 k-document one drops noise, without a setting tuned to one corpus.
+
+`fit_on: corpus` (the default) fits the vocabulary and idf once on every document the contest has (the training
+and validation folds and the test rows: text only, never a label), as bert's pre-training reads them, and the
+folds look their rows up; `fit_on: fold` fits on the training fold alone, five times over for five folds (at
+the news contest's full size that is minutes per fold instead of once). A subclass makes the estimator
 (`fit_features`):
 
 - `tfidf_linear`: a logistic model fitted by SGD (or lbfgs), ridge for values;
@@ -14,9 +19,13 @@ and a 200 k-document one drops noise, without a setting tuned to one corpus. A s
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
 import numpy as np
 
 from common.models.base import MODELS, Model
+from common.models.ngrams import NgramTfidf
 
 
 def documents(X) -> list[str]:
@@ -36,6 +45,51 @@ def auto_max_features(n_docs: int) -> int:
     return int(min(50_000, max(20_000, n_docs)))
 
 
+@dataclass
+class CorpusFeatures:
+    """One corpus vectorized: the fitted vectorizer, its matrix (rows in the corpus' canonical order) and each
+    document's row by the hash of its text."""
+
+    key: str
+    vectorizer: NgramTfidf
+    matrix: object  # scipy CSR
+    row_of: dict
+
+    def rows(self, docs: list[str]) -> np.ndarray | None:
+        """The matrix rows of `docs`, or None when one of them is not in the corpus."""
+        rows = [self.row_of.get(h) for h in _hashes(docs)]
+        return None if any(r is None for r in rows) else np.asarray(rows, dtype=np.int64)
+
+
+_CORPUS: dict[str, CorpusFeatures] = {}  # the last corpus vectorized in this process (a stage's folds share it)
+
+
+def _hashes(docs: list[str]) -> list[bytes]:
+    return [hashlib.blake2b(d.encode(), digest_size=16).digest() for d in docs]
+
+
+def corpus_features(corpus: list[str], params: dict) -> CorpusFeatures:
+    """The TF-IDF of every distinct document of `corpus`, fitted on them (labels never enter), built once per
+    process for a multiset of documents and vectorizer settings: each fold of a contest hands the same
+    corpus (its training and validation folds and the test rows) in another order, so the first fold pays
+    and the others, and the other TF-IDF models with the same settings, look rows up. Documents are vectorized
+    in the order of their hashes, so the columns do not depend on which fold came first."""
+    hashes = _hashes(corpus)
+    order = sorted(range(len(corpus)), key=hashes.__getitem__)
+    key = hashlib.blake2b(b"".join(hashes[i] for i in order) + repr(sorted(params.items())).encode(),
+                          digest_size=16).hexdigest()
+    if key not in _CORPUS:
+        _CORPUS.clear()  # one corpus at a time: the full news contest's matrix is 2-3 GB
+        unique = list(dict.fromkeys(hashes[i] for i in order))
+        first = {}
+        for i in order:
+            first.setdefault(hashes[i], i)
+        vectorizer = NgramTfidf(**params)
+        matrix = vectorizer.fit_transform([corpus[first[h]] for h in unique])
+        _CORPUS[key] = CorpusFeatures(key, vectorizer, matrix, {h: r for r, h in enumerate(unique)})
+    return _CORPUS[key]
+
+
 class TfidfModel(Model):
     """The vectorizer and the predictions every TF-IDF model shares; a subclass fits its estimator on the
     features (`fit_features`) and may say how it gives class probabilities (`class_proba`)."""
@@ -44,30 +98,48 @@ class TfidfModel(Model):
     uses_valid = False  # the validation fold is vectorized only for a model that stops early on it
 
     def __init__(self, task="multiclass", seed=0, n_classes=None, ngram_range=(1, 2), min_df="auto",
-                 max_features=None):
+                 max_features=None, fit_on="corpus", lowercase=True):
         super().__init__(task, seed, n_classes)
         self.ngram_range, self.min_df, self.max_features = tuple(ngram_range), min_df, max_features
+        self.fit_on, self.lowercase = fit_on, lowercase
 
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TfidfModel:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         docs = documents(X)
-        min_df = max(2, len(docs) // 20_000) if self.min_df == "auto" else self.min_df
-        min_df = min(min_df, max(1, len(docs) // 10))  # a tiny corpus keeps its tokens
-        max_features = auto_max_features(len(docs)) if self.max_features == "auto" else self.max_features
-        self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", ngram_range=self.ngram_range, min_df=min_df,
-                                           max_features=max_features, sublinear_tf=True, dtype=np.float32)
-        features = self.vectorizer_.fit_transform(docs)
+        if self.fit_on == "corpus":  # every document of the contest, once: the folds and models share it
+            corpus = docs + (documents(X_valid) if X_valid is not None else [])
+            corpus += documents(self.unlabelled) if getattr(self, "unlabelled", None) is not None else []
+            self.corpus_ = corpus_features(corpus, self._vectorizer_params(len(corpus)))
+            self.vectorizer_ = self.corpus_.vectorizer
+            features = self._features(docs)
+        elif self.fit_on == "fold":
+            self.corpus_ = None
+            self.vectorizer_ = NgramTfidf(**self._vectorizer_params(len(docs)))
+            features = self.vectorizer_.fit_transform(docs)
+        else:
+            raise ValueError(f"{type(self).__name__}: fit_on must be 'corpus' or 'fold'; got {self.fit_on!r}")
         y = np.asarray(y)
         if self.task != "regression":
             self.classes_ = np.unique(y)  # the classes this fold saw; a subclass may widen them
         valid = None
         if self.uses_valid and X_valid is not None:
-            valid = self.vectorizer_.transform(documents(X_valid))
+            valid = self._features(documents(X_valid))
             y_valid = np.asarray(y_valid)
-        self.info = {"vocabulary": len(self.vectorizer_.vocabulary_), "min_df": min_df}
+        self.info = {"vocabulary": self.vectorizer_.vocabulary_size, "min_df": self.vectorizer_.min_df,
+                     "fit_on": self.fit_on}
         self.fit_features(features, y, valid, y_valid if valid is not None else None)
         return self
+
+    def _vectorizer_params(self, n_docs: int) -> dict:
+        min_df = max(2, n_docs // 20_000) if self.min_df == "auto" else int(self.min_df)
+        min_df = min(min_df, max(1, n_docs // 10))  # a tiny corpus keeps its tokens
+        max_features = auto_max_features(n_docs) if self.max_features == "auto" else self.max_features
+        return {"ngram_range": self.ngram_range, "min_df": min_df, "max_features": max_features,
+                "lowercase": self.lowercase}
+
+    def _features(self, docs: list[str]):
+        """TF-IDF rows of `docs`: looked up in the corpus matrix when fitted on it, else transformed."""
+        rows = self.corpus_.rows(docs) if self.corpus_ is not None else None
+        return self.corpus_.matrix[rows] if rows is not None else self.vectorizer_.transform(docs)
 
     def fit_features(self, features, y: np.ndarray, valid=None, y_valid: np.ndarray | None = None) -> None:
         """Fit `self.model_` on the training fold's TF-IDF rows (`valid`: the validation fold's, or None)."""
@@ -78,7 +150,7 @@ class TfidfModel(Model):
         return self.model_.predict_proba(features)
 
     def predict(self, X) -> np.ndarray:
-        features = self.vectorizer_.transform(documents(X))
+        features = self._features(documents(X))
         if self.task == "regression":
             return np.asarray(self.model_.predict(features), dtype=np.float64)
         proba = np.asarray(self.class_proba(features), dtype=np.float64)
@@ -109,7 +181,7 @@ class TfidfLinear(TfidfModel):
             self.model_ = Ridge(alpha=1.0).fit(features, y)
         elif self.solver == "sgd":
             self.model_ = SGDClassifier(loss="log_loss", alpha=self.alpha, max_iter=self.max_iter, tol=1e-4,
-                                        random_state=self.seed).fit(features, y)
+                                        random_state=self.seed, n_jobs=-1).fit(features, y)  # classes in threads, one matrix
         else:
             self.model_ = LogisticRegression(C=self.C, max_iter=1000, random_state=self.seed).fit(features, y)
 

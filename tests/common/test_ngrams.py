@@ -44,6 +44,14 @@ def test_chunking_does_not_change_the_matrix(corpus):
     assert abs(one.transform(test) - many.transform(test)[:, order]).max() == 0
 
 
+def test_lowercase_as_sklearn():
+    docs = ["Alpha beta ALPHA", "beta Gamma alpha", "GAMMA gamma"]
+    ours, theirs = NgramTfidf((1, 2), lowercase=True), TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)
+    X, Y = ours.fit_transform(docs), theirs.fit_transform(docs)
+    column = {name: j for j, name in enumerate(theirs.get_feature_names_out())}
+    assert abs(X - Y[:, [column[n] for n in ours.get_feature_names_out()]]).max() < 1e-6
+
+
 def test_max_features_keeps_the_most_frequent_terms(corpus):
     train, _ = corpus
     full = NgramTfidf((1, 2), 1)
