@@ -128,8 +128,8 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
     repeats (the score and the per-fold scores are those of that mean, on the primary folds) and the test
     prediction the mean of all fold models. `on_fold(i, running_score)` is called after each fit i of
     `cv.folds.n_fits` (the optimizer prunes from it). `annotations`: the train rows' label-derived columns,
-    for `fit_fold`. `deadline` (a `clock()` time): when the fits left would end after it at the mean pace so
-    far, stop between two fits with BudgetSpent (common.runs.budget), before the first when it has passed.
+    for `fit_fold`. `deadline` (a `clock()` time): when the fits left would end after it at the mean pace of
+    the fits after the first, or it has passed, stop between two fits with BudgetSpent (common.runs.budget), before the first when it has passed.
     """
     y = np.asarray(y)
     folds, metric = cv.folds, cv.metric
@@ -169,10 +169,16 @@ def fit_oof(spec: Any, X: Any, y: np.ndarray, X_test: Any, cv: CVContext, workdi
             on_fold(i, float(np.mean(scores)))
         if deadline is not None:
             took.append(clock() - started)
-            left, to_go = deadline - clock(), float(np.mean(took)) * (n_fits - i - 1)
+            # the pace leaves the first fit out: it pays what a model does once (a corpus' TF-IDF vocabulary,
+            # bert's pre-training), so after it alone only a passed deadline stops the model
+            pace = float(np.mean(took[1:])) if len(took) > 1 else 0.0
+            left, to_go = deadline - clock(), pace * (n_fits - i - 1)
+            if left <= 0:
+                raise BudgetSpent(f"{label}: stopped after {i + 1} of {n_fits} fits: its share of the time budget is "
+                                  "spent; nothing stored")
             if to_go > left:  # stop now rather than overrun: the share is handed on to the models after it
                 raise BudgetSpent(f"{label}: stopped after {i + 1} of {n_fits} fits: the rest would take ~{to_go:.0f} s "
-                                  f"and {max(left, 0):.0f} s of its share of the time budget are left; nothing stored")
+                                  f"and {left:.0f} s of its share of the time budget are left; nothing stored")
             postfix["left"] = f"{left:.0f}s"
         bar.set_postfix(postfix)
     validated = folds.validated

@@ -68,10 +68,21 @@ def test_a_fit_that_would_overrun_its_deadline_stops_between_folds_and_returns_n
         if i == 2:
             clock.costs["ridge"] = 20.0
 
-    with pytest.raises(BudgetSpent, match=r"stopped after 4 of 6 fits: the rest would take ~18 s and 15 s"):
+    # the pace leaves the first fit out: (5 + 5 + 20) / 3 s a fit, so the last two would take 20 s of the 15 left
+    with pytest.raises(BudgetSpent, match=r"stopped after 4 of 6 fits: the rest would take ~20 s and 15 s"):
         fit_oof(Component(name="ridge"), X, y, X, cv, progress=False, deadline=50.0, clock=clock,
                 on_fold=slower_from_the_second_repeat)
     assert fits == [0, 1, 2, 3]  # stopped between two fits, as soon as the pace said the rest cannot fit
+    clock.t = 0.0
+    fits.clear()
+    clock.costs["ridge"] = 40.0  # a first fit that pays a one-off cost (a corpus' vocabulary, a pre-training)
+
+    def cheap_after_the_first(i, _):
+        fits.append(i)
+        clock.costs["ridge"] = 5.0
+
+    fit_oof(Component(name="ridge"), X, y, X, cv, progress=False, deadline=70.0, clock=clock, on_fold=cheap_after_the_first)
+    assert fits == list(range(6)) and clock.t == 65.0  # its 40 s did not count as the pace of the other five
     clock.t = 70.0
     with pytest.raises(BudgetSpent, match="not started"):
         fit_oof(Component(name="ridge"), X, y, X, cv, progress=False, deadline=55.0, clock=clock)
@@ -96,7 +107,8 @@ def test_a_tiny_budget_keeps_the_finished_runs_and_stage_07_blends_them(regressi
     assert "budget: 100 s of the 100 s budget left" in said
     assert "ridge: up to 30 s (100 s of the 100 s budget left)" in said
     assert "lightgbm: up to 44 s (97 s of the 100 s budget left)" in said
-    assert "lightgbm: stopped after 1 of 3 fits: the rest would take ~100 s" in said and "nothing stored" in said
+    # its first fit (50 s) ran past its 44 s share: stopped there, whatever the pace
+    assert "lightgbm: stopped after 1 of 3 fits: its share of the time budget is spent; nothing stored" in said
     assert "ridge_b: up to 37 s (47 s of the 100 s budget left)" in said
     runs = contest.store.runs()
     assert sorted(r.meta["model"]["label"] or r.meta["model"]["name"] for r in runs) == ["ridge", "ridge_b"]
