@@ -9,8 +9,8 @@ from tests.conftest import REPO, copy_contest, run_script
 NEWS = REPO / "competitions" / "news_text"
 
 
-# the contest's own models, the TextCNN cut to keep the test near half a minute on a shared CPU
-SMALLER = {"textcnn": {"max_len": 128, "channels": 32}}
+# the contest's own models, fastText cut to keep the test near half a minute on a shared CPU
+SMALLER = {"fasttext": {"max_len": 256}}
 
 
 def test_all_seven_stages_on_generated_news(tmp_path):
@@ -28,7 +28,10 @@ def test_all_seven_stages_on_generated_news(tmp_path):
     table = pd.read_csv(root / "reports" / "ensemble_comparison.csv")
     assert table["cv_score"].max() > 0.4  # 14 classes with a planted signal: far above chance (~0.07)
     scores = {s.split("-")[0]: v for s, v in zip(table["strategy"], table["cv_score"])}
-    assert scores["fasttext"] > 0.3 and scores["textcnn"] > 0.2  # the torch text models trained and learned
+    assert {m["name"] for m in models} <= set(scores)  # every model of the CPU config made a run
+    # the torch and NB-SVM models learned: chance is about 0.05; on 420 documents whose signal is partly in word
+    # order a bag of embeddings stays far below the n-gram models, as on the real data
+    assert scores["fasttext"] > 0.15 and scores["tfidf_nbsvm"] > 0.3
 
 
 def test_the_gpu_profile_is_read_instead_of_config_yaml(monkeypatch):
