@@ -81,7 +81,12 @@ def _check(root: Path, truth: pd.Series, skip: list[str]) -> None:
           f"{reference.score:.5f} ± {reference.score_std:.5f}; held-out rows {held_out:.5f}")
 
 
-@pytest.mark.parametrize("name", CASES)
+# with the portfolio as the template's default each case takes minutes: the default run keeps the binary one,
+# `make test-all` (-m slow) runs the label and log-metric cases too
+DEFAULT_RUN = {"penguins_sex_binary"}
+
+
+@pytest.mark.parametrize("name", [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CASES])
 def test_unseen_contest_runs_with_no_code(tmp_path, name):
     """Stages 01-05 and 07 (the search of 06 is the slow part; the slow variant runs it too)."""
     root, truth = _bake_and_fill(tmp_path, name)
