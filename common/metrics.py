@@ -7,9 +7,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn import metrics as skm
 
 from common.registry import Registry
+
+
+class _Sklearn:
+    """sklearn.metrics, imported on first use: sklearn takes ~1 s to import, which a stage that scores
+    nothing (stage 03 on a big log) should not pay."""
+
+    def __getattr__(self, name: str):
+        from sklearn import metrics
+
+        return getattr(metrics, name)
+
+
+skm = _Sklearn()
 
 METRICS: Registry[Metric] = Registry("metric")
 TASKS = ("regression", "binary", "multiclass", "sequence")

@@ -14,10 +14,13 @@ then counts of the kept terms only, so memory follows the kept matrix (8 bytes a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # imported where a matrix is made: a stage that makes none skips its ~0.2 s
 
 
 class NgramTfidf:
@@ -135,6 +138,7 @@ class NgramTfidf:
         return (unique & ((1 << row_bits) - 1)).astype(np.int32), unique >> row_bits, counts
 
     def _weighted(self, chunks: list[tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
+        import scipy.sparse as sp
         from sklearn.preprocessing import normalize
 
         def block(codes: np.ndarray, lengths: np.ndarray) -> sp.csr_matrix:
@@ -165,6 +169,8 @@ def _drained(items: list):
 def _stacked(blocks: list[sp.csr_matrix], width: int) -> sp.csr_matrix:
     """The blocks' rows as one matrix, each block freed once copied: memory peaks near one matrix, not the two
     a `scipy.sparse.vstack` holds at its end (2 GB more at the news contest's full size)."""
+    import scipy.sparse as sp
+
     nnz = sum(b.nnz for b in blocks)
     data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=np.int32)  # pages come as they are written
     indptr, at, row = np.zeros(sum(b.shape[0] for b in blocks) + 1, dtype=np.int64), 0, 0

@@ -1,21 +1,24 @@
-"""scikit-learn models: linear, kernel, and tree ensembles, with imputation and scaling built in."""
+"""scikit-learn models: linear, kernel, and tree ensembles, with imputation and scaling built in.
+
+The estimators are named ('sklearn.linear_model:Ridge') and imported when a model is made or fitted:
+importing this module (every `import common.models` does) must not import sklearn, which takes ~1 s
+that a stage fitting nothing (stage 03) would pay.
+"""
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
-from sklearn.impute import SimpleImputer
-from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, SVR
 
 from common.models.base import MODELS, Model
 from common.models.encoding import CategoryEncoder
+
+
+def _load(ref: str) -> Any:
+    """The object a 'module:name' reference names, imported now."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class SklearnModel(Model):
@@ -28,7 +31,11 @@ class SklearnModel(Model):
         self.tasks = tuple(t for t, ok in (("regression", regressor), ("binary", classifier), ("multiclass", classifier)) if ok)
 
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> SklearnModel:
-        cls = self.regressor if self.task == "regression" else self.classifier
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        cls = _load(self.regressor if self.task == "regression" else self.classifier)
         params = dict(self.params)
         if self.seed_param:
             params.setdefault(self.seed_param, self.seed)
@@ -49,10 +56,13 @@ class SklearnModel(Model):
 
 def _calibrated_svc(random_state=None, **params):
     """SVC with probabilities (the replacement for SVC(probability=True), deprecated in sklearn 1.9)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
     return CalibratedClassifierCV(SVC(random_state=random_state, **params), ensemble=False)
 
 
-_calibrated_svc.wraps = SVC  # its params are SVC's
+_calibrated_svc.wraps = "sklearn.svm:SVC"  # its params are SVC's
 
 
 class _NeighboursCapped:
@@ -63,22 +73,29 @@ class _NeighboursCapped:
         return super().fit(X, y)
 
 
-class _KNNRegressor(_NeighboursCapped, KNeighborsRegressor):
-    pass
+_KNN = {"_KNNRegressor": "KNeighborsRegressor", "_KNNClassifier": "KNeighborsClassifier"}
 
 
-class _KNNClassifier(_NeighboursCapped, KNeighborsClassifier):
-    pass
+def __getattr__(name: str) -> type:
+    """_KNNRegressor and _KNNClassifier (sklearn's k-NN, capped), made on first use; pickles find them here."""
+    if name not in _KNN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    cls = type(name, (_NeighboursCapped, _load(f"sklearn.neighbors:{_KNN[name]}")), {"__module__": __name__})
+    globals()[name] = cls
+    return cls
 
 
-def _register(name: str, regressor=None, classifier=None, scale=False, seed_param=None, **defaults: Any) -> None:
+def _register(name: str, regressor: str | None = None, classifier: str | None = None, scale=False, seed_param=None,
+              **defaults: Any) -> None:
+    """`regressor`, `classifier`: the estimators as 'module:name' (imported when a model is fitted)."""
     def factory(task="regression", seed=0, n_classes=None, **params):
         return SklearnModel(regressor, classifier, scale, seed_param, task, seed, n_classes, **{**defaults, **params})
 
     def accepts() -> set[str]:
         import inspect
 
-        estimators = [getattr(cls, "wraps", cls) for cls in (regressor, classifier) if cls]
+        estimators = [_load(ref) for ref in (regressor, classifier) if ref]
+        estimators = [_load(cls.wraps) if hasattr(cls, "wraps") else cls for cls in estimators]
         return {p for cls in estimators for p in inspect.signature(cls).parameters} - {"self"}
 
     factory.__name__ = factory.__qualname__ = f"{name}_factory"
@@ -86,16 +103,19 @@ def _register(name: str, regressor=None, classifier=None, scale=False, seed_para
     MODELS.register(name)(factory)
 
 
-_register("ridge", Ridge, scale=True, alpha=1.0)
-_register("lasso", Lasso, scale=True, seed_param="random_state", alpha=1e-3, max_iter=20000)
-_register("elasticnet", ElasticNet, scale=True, seed_param="random_state", alpha=1e-3, l1_ratio=0.5, max_iter=20000)
-_register("logistic", classifier=LogisticRegression, scale=True, seed_param="random_state", C=1.0, max_iter=2000)
-_register("svr", SVR, scale=True, C=1.0, epsilon=0.05, kernel="rbf", gamma="scale")
-_register("svc", classifier=_calibrated_svc, scale=True, seed_param="random_state")
-_register("kernel_ridge", KernelRidge, scale=True, alpha=1.0, kernel="rbf")
-_register("random_forest", RandomForestRegressor, RandomForestClassifier, seed_param="random_state",
-          n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
-_register("extra_trees", ExtraTreesRegressor, ExtraTreesClassifier, seed_param="random_state",
-          n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
+_register("ridge", "sklearn.linear_model:Ridge", scale=True, alpha=1.0)
+_register("lasso", "sklearn.linear_model:Lasso", scale=True, seed_param="random_state", alpha=1e-3, max_iter=20000)
+_register("elasticnet", "sklearn.linear_model:ElasticNet", scale=True, seed_param="random_state", alpha=1e-3,
+          l1_ratio=0.5, max_iter=20000)
+_register("logistic", classifier="sklearn.linear_model:LogisticRegression", scale=True, seed_param="random_state",
+          C=1.0, max_iter=2000)
+_register("svr", "sklearn.svm:SVR", scale=True, C=1.0, epsilon=0.05, kernel="rbf", gamma="scale")
+_register("svc", classifier=f"{__name__}:_calibrated_svc", scale=True, seed_param="random_state")
+_register("kernel_ridge", "sklearn.kernel_ridge:KernelRidge", scale=True, alpha=1.0, kernel="rbf")
+_register("random_forest", "sklearn.ensemble:RandomForestRegressor", "sklearn.ensemble:RandomForestClassifier",
+          seed_param="random_state", n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
+_register("extra_trees", "sklearn.ensemble:ExtraTreesRegressor", "sklearn.ensemble:ExtraTreesClassifier",
+          seed_param="random_state", n_estimators=300, min_samples_leaf=2, max_features=0.5, n_jobs=-1)
 # distances need comparable scales: one-hot categoricals and standardised numbers, as for the kernel models
-_register("knn", _KNNRegressor, _KNNClassifier, scale=True, n_neighbors=10, weights="uniform", n_jobs=-1)
+_register("knn", f"{__name__}:_KNNRegressor", f"{__name__}:_KNNClassifier", scale=True, n_neighbors=10,
+          weights="uniform", n_jobs=-1)
