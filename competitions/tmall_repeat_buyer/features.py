@@ -1,6 +1,6 @@
 """Tmall repeat buyers: (user, merchant) features from the 54.9 M-row behaviour log, with polars.
 
-The log CSV is converted once to parquet with compact dtypes (common.data.logs, cached by the file's
+The log CSV is converted once to an Arrow IPC file with compact dtypes (common.data.logs, cached by the file's
 digest); the aggregates below are lazy polars queries over it, and their result is cached again,
 keyed by the log, the user-info file, the pairs and this module's source, so a rerun reads one
 small parquet. `pair_features_pandas` is the same features in pandas: the reference the tests
@@ -24,7 +24,7 @@ import polars as pl
 from common.errors import DataError
 from common.features import FEATURES
 from common.data.io import atomic_path, stable_hash
-from common.data.logs import PARQUET_OPTIONS, LogSchema, aggregate_runs, cached_query, open_log, parquet_path, read_log
+from common.data.logs import PARQUET_OPTIONS, LogSchema, aggregate_runs, cache_path, cached_query, open_log, read_log
 
 ACTIONS = ("click", "cart", "buy", "fav")  # action_type 0..3
 MMDD = [m * 100 + d for m, n in {5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}.items()
@@ -139,12 +139,12 @@ def pair_features_polars(frame: pl.DataFrame, info: pl.LazyFrame, pairs: pl.Lazy
 
 def build_pair_features(log_csv: str | Path, info_csv: str | Path, pairs: pl.DataFrame, cache_dir: str | Path,
                         log: Callable[[str], None] = print) -> pl.DataFrame:
-    """Features for `pairs` from the two raw files: parquet conversion and result both cached."""
+    """Features for `pairs` from the two raw files: the converted logs and the result all cached."""
     cache_dir = Path(cache_dir)
     info, info_pq = read_log(info_csv, INFO_SCHEMA, cache_dir, "user info", log=log)
-    # the key needs only the parquet names (they carry the CSV digests), so a cached result skips the log entirely;
+    # the key needs only the cache names (they carry the CSV digests), so a cached result skips the log entirely;
     # this file's text stands for the feature code, helpers included
-    log_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
+    log_pq = cache_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
     key = (log_pq.name, info_pq.name, pairs.hash_rows().sum(), len(pairs), stable_hash(Path(__file__).read_text()))
 
     def build() -> pl.DataFrame:
@@ -173,11 +173,11 @@ def pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs: pd.Da
 def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs: pd.DataFrame,
                                cache_dir: str | Path) -> pd.DataFrame:
     """`build_pair_features` step for step in pandas, for the benchmark's like-for-like comparison: each CSV
-    checked and cached as parquet (pandas' to_parquet) under the same digest-keyed name, then the features,
+    checked and cached as Arrow IPC (pandas' to_feather, uncompressed) under the same digest-keyed name, then the features,
     cached too. Give it a cache folder of its own. `pair_features_pandas` alone skips the checks and caches."""
     cache_dir = Path(cache_dir)
-    log_pq = parquet_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
-    info_pq = parquet_path(info_csv, INFO_SCHEMA, cache_dir, "user info")
+    log_pq = cache_path(log_csv, LOG_SCHEMA, cache_dir, "user log")
+    info_pq = cache_path(info_csv, INFO_SCHEMA, cache_dir, "user info")
     pairs = pairs[PAIR]
     key = stable_hash(log_pq.name, info_pq.name, len(pairs), int(pd.util.hash_pandas_object(pairs, index=False).sum()),
                       stable_hash(Path(__file__).read_text()))  # the feature code, as in build_pair_features
@@ -187,12 +187,16 @@ def build_pair_features_pandas(log_csv: str | Path, info_csv: str | Path, pairs:
 
     def write(frame: pd.DataFrame, path: Path) -> None:  # common.data.logs' settings, in pyarrow's words
         with atomic_path(path) as tmp:
-            frame.to_parquet(tmp, index=False, compression=PARQUET_OPTIONS["compression"],
-                             row_group_size=PARQUET_OPTIONS["row_group_size"], write_statistics=PARQUET_OPTIONS["statistics"])
+            if path.suffix == ".arrow":
+                frame.to_feather(tmp, compression="uncompressed")
+            else:
+                frame.to_parquet(tmp, index=False, compression=PARQUET_OPTIONS["compression"],
+                                 row_group_size=PARQUET_OPTIONS["row_group_size"],
+                                 write_statistics=PARQUET_OPTIONS["statistics"])
 
     def converted(csv: str | Path, path: Path, schema: LogSchema, what: str, read: Callable) -> pd.DataFrame:
         if path.is_file():
-            return pd.read_parquet(path)
+            return pd.read_feather(path)
         frame = read(csv)
         _check_values_pandas(frame, schema, Path(csv), what)
         write(frame, path)

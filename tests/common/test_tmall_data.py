@@ -11,7 +11,7 @@ from common.contest import Contest
 from common.data.datasets import GENERATORS
 from common.data.datasets.tmall import FILES, REAL_LABELS, make_tmall
 from common.errors import DataError
-from common.data.logs import parquet_path
+from common.data.logs import cache_path, wait_for_writes
 from tests.conftest import REPO
 
 CONTEST = REPO / "competitions" / "tmall_repeat_buyer"
@@ -89,11 +89,12 @@ def test_polars_features_equal_the_pandas_reference(small, features_module, tmp_
     assert list(fast.columns) == list(slow.columns) and len(fast) == len(pairs)
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-6)
     assert fast["um_n"].notna().all() and (fast["um_d11_buy"] >= 1).all()
-    # the benchmark's pandas build (checks and parquet caches around the same features) gives them too, cold and cached
+    # the benchmark's pandas build (checks and caches around the same features) gives them too, cold and cached
     for _ in range(2):
         built = m.build_pair_features_pandas(small / FILES[2], small / FILES[3], pairs.to_pandas(), tmp_path / "pandas")
         pd.testing.assert_frame_equal(built, slow, check_dtype=False)
-    assert len(list((tmp_path / "pandas").glob("*.parquet"))) == 3  # log, user info, features
+    assert len(list((tmp_path / "pandas").glob("*.arrow"))) == 2  # log, user info
+    assert len(list((tmp_path / "pandas").glob("*.parquet"))) == 1  # features
 
 
 def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_module, tmp_path):
@@ -111,8 +112,9 @@ def test_features_are_cached_and_rebuilt_when_the_log_changes(small, features_mo
     m.build_pair_features(changed, small / FILES[3], pairs, tmp_path, log=messages.append)
     assert any(f"converting {FILES[2]}" in s for s in messages)
     # the cache keeps the newest version of each file only (asking for its path waits for its background write)
-    newest = parquet_path(changed, m.LOG_SCHEMA, tmp_path)
-    assert list(tmp_path.glob("user_log_format1-*.parquet")) == [newest]
+    newest = cache_path(changed, m.LOG_SCHEMA, tmp_path)
+    assert list(tmp_path.glob("user_log_format1-*")) == [newest] and newest.suffix == ".arrow"
+    wait_for_writes()  # the features are written in the background too, after the log
     assert len(list(tmp_path.glob("pair_features-*.parquet"))) == 1
 
 
@@ -165,7 +167,7 @@ def test_bad_log_lines_are_named_and_nothing_is_cached(features_module, tmp_path
     assert str(log) in message and "nothing was cached" in message
     for part in expected:
         assert part in message, message
-    assert not list(cache.glob("user_log*.parquet")) and not list(cache.glob(".*tmp"))
+    assert not list(cache.glob("user_log*")) and not list(cache.glob(".*tmp"))
     assert log.read_text().count("\n") == 8  # the input is untouched
 
 
@@ -186,20 +188,20 @@ def test_renamed_log_column_is_named(features_module, tmp_path):
         read_log(log, features_module.LOG_SCHEMA, tmp_path)
 
 
-def test_a_failure_after_the_conversion_keeps_the_checked_parquet(small, features_module, tmp_path):
-    """The parquet is written in the background while the features are built; a bug in that work loses no conversion."""
-    from common.data.logs import is_grouped, open_log, parquet_path
+def test_a_failure_after_the_conversion_keeps_the_checked_cache(small, features_module, tmp_path):
+    """The cache is written in the background while the features are built; a bug in that work loses no conversion."""
+    from common.data.logs import cache_path, is_grouped, open_log
 
     m, messages = features_module, []
     with pytest.raises(RuntimeError, match="bug in a feature"):
         with open_log(small / FILES[2], m.LOG_SCHEMA, tmp_path, group_by="user_id", log=messages.append) as frame:
             assert is_grouped(frame["user_id"]) and len(frame) > 100_000
             raise RuntimeError("bug in a feature")
-    cached = parquet_path(small / FILES[2], m.LOG_SCHEMA, tmp_path)
-    assert cached.is_file() and not list(tmp_path.glob(".*tmp")) and pl.read_parquet(cached).equals(frame)
+    cached = cache_path(small / FILES[2], m.LOG_SCHEMA, tmp_path)
+    assert cached.is_file() and not list(tmp_path.glob(".*tmp")) and pl.read_ipc(cached).equals(frame)
     with open_log(small / FILES[2], m.LOG_SCHEMA, tmp_path, log=messages.append) as again:
         assert again.equals(frame)
-    assert sum("converting" in s for s in messages) == 1  # the second open read the parquet
+    assert sum("converting" in s for s in messages) == 1  # the second open read the cache
 
 
 def test_the_log_is_grouped_by_user_in_no_order(small):
@@ -226,7 +228,7 @@ def test_features_do_not_depend_on_the_log_order(small, features_module, tmp_pat
     got = m.build_pair_features(reordered, small / FILES[3], pairs, tmp_path / order, log=lambda _: None)
     # exact but for the last bit of the means over a pair's rows, which are summed in another order
     assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=0)
-    frame, _ = read_log(reordered, m.LOG_SCHEMA, tmp_path / order)  # from the parquet cache: grouped, whatever the CSV
+    frame, _ = read_log(reordered, m.LOG_SCHEMA, tmp_path / order)  # from the cache: grouped, whatever the CSV
     assert is_grouped(frame["user_id"])
     if order == "shuffled":
         info, _ = read_log(small / FILES[3], m.INFO_SCHEMA, tmp_path / order)

@@ -58,7 +58,7 @@ def test_malformed_log_line_stops_stage_03_with_file_and_line(tmp_path, raw):
     result = run_script(root / "stages" / "03_features.py")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{log_path}, line 1001: expected 7 comma-separated fields" in result.stderr
-    assert not list((root / "cache").rglob("user_log*.parquet"))
+    assert not list((root / "cache").rglob("user_log*.arrow")) and not list((root / "cache").rglob("user_log*.parquet"))
 
 
 def test_all_seven_stages_on_generated_data(tmp_path, raw):
