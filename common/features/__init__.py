@@ -72,8 +72,14 @@ class FeatureSet:
 
 def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ctx: FeatureContext,
                    cache_dir: Path, data_key: str, log: Callable[[str], None] = print) -> FeatureSet:
-    """Apply `steps` ({name, params}) in order, reusing cached step outputs."""
+    """Apply `steps` ({name, params}) in order, reusing cached step outputs.
+
+    A step that caches its own result (`fn.caches_itself = True`, e.g. Tmall's log features under cache/logs/)
+    gets no tables of its own here: writing them again would store the same data twice. It runs when a later
+    step has to, and not at all when a later step's tables are cached (they hold its columns).
+    """
     key = data_key
+    pending: list[tuple[Any, Callable, Path]] = []  # self-caching steps not run yet
     for i, step in enumerate(steps):
         fn = FEATURES.get(step.name)
         # A step that reads a file (select_features) adds the file's content to its key via `cache_token`.
@@ -82,20 +88,41 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ct
         key = stable_hash(key, step.name, step.params, _source(fn), *extra)
         step_dir = Path(cache_dir) / f"{i:02d}-{step.name}-{key}"
         if (step_dir / "done.json").is_file():
+            for skipped, _, _ in pending:
+                log(f"  feature {skipped.name}: cached (in the tables of {step.name})")
+            pending = []
             train, test = pd.read_parquet(step_dir / "train.parquet"), pd.read_parquet(step_dir / "test.parquet")
             log(f"  feature {step.name}: cached ({train.shape[1]} columns)")
             continue
-        before = set(train.columns)
-        train, test = fn(train, test, ctx, **step.params)
-        write_parquet(step_dir / "train.parquet", train)
-        write_parquet(step_dir / "test.parquet", test)
-        added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
-        write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
-        checkpoint(f"feature:{step.name}")
-        log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
-            + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else ""))
+        pending.append((step, fn, step_dir))
+        if getattr(fn, "caches_itself", False):
+            continue
+        for todo in pending:
+            train, test = _run_step(*todo, train, test, ctx, log)
+        pending = []
+    for todo in pending:
+        train, test = _run_step(*todo, train, test, ctx, log)
     write_json(Path(cache_dir) / "latest.json", {"key": key})
     return _split(train, test, ctx, key, log)
+
+
+def _run_step(step: Any, fn: Callable, step_dir: Path, train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext,
+              log: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One step applied, and its tables cached unless it caches its own result."""
+    before = set(train.columns)
+    train, test = fn(train, test, ctx, **step.params)
+    own = getattr(fn, "caches_itself", False)
+    if not own:
+        write_parquet(step_dir / "train.parquet", train)
+        write_parquet(step_dir / "test.parquet", test)
+    added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
+    if not own:
+        write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
+    checkpoint(f"feature:{step.name}")
+    log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
+        + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else "")
+        + (" (cached by the step itself)" if own else ""))
+    return train, test
 
 
 def latest_key(cache_dir: Path) -> str | None:

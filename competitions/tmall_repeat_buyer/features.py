@@ -290,3 +290,7 @@ def tmall_log_features(train, test, ctx, log: str = "data/raw/user_log_format1.c
     feats = feats.drop(columns=PAIR)
     add = lambda frame, part: pd.concat([frame.reset_index(drop=True), part.reset_index(drop=True)], axis=1)  # noqa: E731
     return add(train, feats.iloc[:n_train]), add(test, feats.iloc[n_train:])
+
+
+# its result is cached under cache/logs/ (build_pair_features): the features stage stores no second copy as step tables
+tmall_log_features.caches_itself = True

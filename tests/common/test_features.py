@@ -42,6 +42,32 @@ def test_steps_are_cached_and_reused(tmp_path):
     assert calls == [2.0, 3.0, 2.0]  # new data: the cache key changes
 
 
+def test_a_step_that_caches_itself_gets_no_tables_and_runs_only_when_needed(tmp_path):
+    """Its result is stored once (by the step): no step tables; a rerun whose later step is cached skips it,
+    one whose later step changed runs it again (from its own cache, in a real step) before that step."""
+    train, test = make_steam(200, 100, seed=0)
+    calls, messages = [], []
+
+    @FEATURES.register("self_caching_step_for_tests")
+    def own(train, test, ctx):
+        calls.append("own")
+        return train.assign(V0y=train["V0"] + 1), test.assign(V0y=test["V0"] + 1)
+
+    own.caches_itself = True
+    steps = [Component(name="self_caching_step_for_tests"), Component(name="scale", params={"method": "standard"})]
+    first = build_features(train, test, steps, _ctx(200, tmp_path), tmp_path, "data", log=messages.append)
+    assert calls == ["own"] and "V0y" in first.X and "cached by the step itself" in messages[0]
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob("0*")) == ["scale"]  # no tables for the self-caching step
+    again = build_features(train, test, steps, _ctx(200, tmp_path), tmp_path, "data", log=messages.append)
+    assert calls == ["own"] and any("self_caching_step_for_tests: cached (in the tables of scale)" in m for m in messages)
+    pd.testing.assert_frame_equal(first.X, again.X)
+    changed = [steps[0], Component(name="scale", params={"method": "minmax"})]
+    build_features(train, test, changed, _ctx(200, tmp_path), tmp_path, "data", log=lambda _: None)
+    assert calls == ["own", "own"]
+    only = build_features(train, test, steps[:1], _ctx(200, tmp_path), tmp_path, "data", log=lambda _: None)
+    assert calls == ["own", "own", "own"] and "V0y" in only.X  # the last step: run, never skipped
+
+
 def test_scale_and_power_transform(tmp_path):
     train, test = make_steam(300, 200, seed=0)
     ctx = _ctx(300, tmp_path)
