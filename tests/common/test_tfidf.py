@@ -8,6 +8,7 @@ from sklearn.metrics import f1_score
 
 from common.config import Component
 from common.models import create_model
+from common.models.tfidf import huber_proba
 
 # small sizes keep each fit to seconds; the models' defaults are what the benchmark measures
 TFIDF = {
@@ -80,20 +81,45 @@ def test_nbsvm_refuses_values():
         _model("tfidf_nbsvm", task="regression")
 
 
-def test_tfidf_linear_is_still_tfidf_then_sgd(news):
-    """The refactor kept tfidf_linear's model: the same vectorizer and SGD logistic model by hand agree."""
+def test_huber_probabilities_are_continuous_in_the_margins():
+    """Every margin <= -1 gives the uniform row, and one a hair above it nearly so (scikit-learn: one-hot)."""
+    flat = huber_proba(np.array([[-3.0, -1.0, -2.0], [-1.0 + 1e-9, -1.5, -4.0], [0.5, -0.5, 2.0]]))
+    np.testing.assert_allclose(flat[0], 1 / 3)
+    np.testing.assert_allclose(flat[1], 1 / 3, atol=1e-6)
+    assert np.argmax(flat[2]) == 2 and np.all(np.diff(flat[2][[1, 0, 2]]) > 0)
+    np.testing.assert_allclose(flat.sum(axis=1), 1)
+    binary = huber_proba(np.array([-2.0, 0.0, 0.4]))  # one margin per row: the positive class'
+    np.testing.assert_allclose(binary[:, 0] + binary[:, 1], 1)
+    np.testing.assert_allclose(binary[1], 0.5)
+    assert binary[2, 1] > 0.5 > binary[0, 1]
+
+
+@pytest.mark.parametrize("loss", ["modified_huber", "log_loss"])
+def test_tfidf_linear_is_still_tfidf_then_sgd(news, loss):
+    """The refactor kept tfidf_linear's model: the same vectorizer and SGD model by hand agree, for each loss.
+
+    The logistic loss is smooth, so TfidfVectorizer's other column order (float32 sums) changes the
+    probabilities by rounding only. The modified Huber loss updates only inside the margin, so rounding can
+    flip a step and two fits drift apart: for it the SGD by hand is fitted on the model's own matrix."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import SGDClassifier
 
     X, y, Xv, _ = news
-    pred = _model("tfidf_linear").fit(X, y).predict(Xv)
-    vectorizer = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                 dtype=np.float32)
-    sgd = SGDClassifier(loss="log_loss", alpha=2e-5, max_iter=30, tol=1e-4, random_state=0)
-    expected = sgd.fit(vectorizer.fit_transform(X["text"]), y).predict_proba(vectorizer.transform(Xv["text"]))
+    model = _model("tfidf_linear", loss=loss).fit(X, y)
+    pred = model.predict(Xv)
+    sgd = SGDClassifier(loss=loss, alpha=2e-5, max_iter=30, tol=1e-4, random_state=0)
     assert sorted(set(y)) == list(range(13))  # class 13 falls outside these 400 documents: its column is 0
-    np.testing.assert_allclose(pred[:, :13], expected, rtol=1e-5, atol=1e-7)
     assert np.all(pred[:, 13] == 0)
+    if loss == "log_loss":
+        vectorizer = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                     dtype=np.float32)
+        sgd.fit(vectorizer.fit_transform(X["text"]), y)
+        np.testing.assert_allclose(pred[:, :13], sgd.predict_proba(vectorizer.transform(Xv["text"])),
+                                   rtol=1e-5, atol=1e-7)
+        return
+    sgd.fit(model._features(X["text"].tolist()), y)
+    expected = huber_proba(sgd.decision_function(model._features(Xv["text"].tolist())))
+    np.testing.assert_allclose(pred[:, :13], expected, rtol=1e-6, atol=1e-9)
 
 
 def test_lightgbm_stops_early_on_the_contest_metric_and_keeps_the_frequent_ngrams(news):
