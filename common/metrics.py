@@ -150,8 +150,9 @@ def auc(y, p):
 
 @_register("logloss", "minimize", ("binary", "multiclass"), "proba")
 def logloss(y, p):
-    if p.ndim == 2:
-        return skm.log_loss(y, p, labels=np.arange(p.shape[1]))
+    if p.ndim == 2:  # rows renormalised: a blend's rows (float32 models, weights) sum to one only up to rounding
+        p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, None)
+        return skm.log_loss(y, p / p.sum(axis=1, keepdims=True), labels=np.arange(p.shape[1]))
     return skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])
 
 

@@ -183,3 +183,15 @@ def test_sign_turns_every_metric_into_higher_is_better(name, a, b):
     metric = get_metric(name)
     assert metric.is_better(a, b) == (metric.sign() * a > metric.sign() * b)
     assert metric.sign() == (1.0 if metric.greater_is_better else -1.0)
+
+
+def test_multiclass_logloss_scores_a_blend_whose_rows_sum_to_one_up_to_rounding():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(4), 50)
+    y = rng.integers(0, 4, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn warns on rows that do not sum to one
+        score = get_metric("logloss")(y, (p * 1.0001).astype(np.float32))
+    assert score == pytest.approx(skm.log_loss(y, p), rel=1e-5)
