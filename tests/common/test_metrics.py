@@ -193,5 +193,5 @@ def test_multiclass_logloss_scores_a_blend_whose_rows_sum_to_one_up_to_rounding(
     y = rng.integers(0, 4, 50)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # scikit-learn warns on rows that do not sum to one
-        score = get_metric("logloss")(y, (p * 1.0001).astype(np.float32))
-    assert score == pytest.approx(skm.log_loss(y, p), rel=1e-5)
+        score = get_metric("logloss")(y, (p * 1.001).astype(np.float32))
+    assert score == pytest.approx(skm.log_loss(y, p), rel=1e-4)
