@@ -1,8 +1,8 @@
 """Benchmark: the linear models on one fold of a news corpus' TF-IDF, fit + predict time and macro-F1.
 
-The corpus is vectorized once (common.models.ngrams, (1, 2)-grams, min_df as `min_df: auto` sets it, on the
-training and test documents, as `fit_on: corpus` does), then each estimator is fitted on 4/5 of the training
-documents and scored on the rest. It is how tfidf_linear's default loss was chosen. Run (a contest's raw files,
+The corpus is vectorized once (common.models.ngrams, with the TF-IDF models' default settings: (1, 2)-grams,
+`min_df: auto`), on the training and test documents as `fit_on: corpus` does; then each estimator is fitted on
+4/5 of the training documents and scored on the rest. It is how tfidf_linear's default loss was chosen. Run (a contest's raw files,
 e.g. from `compkit generate news_text <dir> --set n_train=40000 n_test=10000`):
 
     python benchmarks/news_linear.py --data <dir> --docs 40000
@@ -67,7 +67,7 @@ def main() -> None:
     docs, y = train["text"].tolist(), train["label"].to_numpy()
     start = time.perf_counter()
     corpus = docs + test["text"].tolist()
-    X = NgramTfidf(ngram_range=(1, 2), min_df=max(2, len(corpus) // 20_000), lowercase=True).fit_transform(corpus)
+    X = NgramTfidf(**TfidfNBSVM()._vectorizer_params(len(corpus))).fit_transform(corpus)  # the models' own settings
     X = X[:len(docs)]
     print(f"vectorized {len(corpus):,} documents in {time.perf_counter() - start:.1f} s: {X.shape[1]:,} n-grams, "
           f"{X.nnz / 1e6:.1f} M values", flush=True)

@@ -112,11 +112,10 @@ def _run_step(step: Any, fn: Callable, step_dir: Path, train: pd.DataFrame, test
     before = set(train.columns)
     train, test = fn(train, test, ctx, **step.params)
     own = getattr(fn, "caches_itself", False)
+    added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
     if not own:
         write_parquet(step_dir / "train.parquet", train)
         write_parquet(step_dir / "test.parquet", test)
-    added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
-    if not own:
         write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
     checkpoint(f"feature:{step.name}")
     log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
