@@ -364,3 +364,24 @@ def test_a_fit_logs_to_tensorboard_and_saves_its_network(tmp_path):
     program = torch.export.load(str(tmp_path / "network.pt2"))
     batch = torch.randn(7, 3)  # another batch size than the example's: the batch dimension is dynamic
     torch.testing.assert_close(program.module()(batch), model.net_.eval()(batch))
+
+
+@pytest.mark.parametrize("max_samples,epochs_run", [(None, 6), (10_000, 6), (270, 3), (200, 2), (50, 1)])
+def test_max_samples_cuts_the_epochs_and_the_schedule_with_them(monkeypatch, max_samples, epochs_run):
+    """90 training rows: a budget of 270 rows seen is 3 epochs of the 6 asked for, one below a single epoch is
+    still one; the cut schedule warms up for the same share of its updates (2 epochs of 6) and then decays."""
+    from common.models.torch.trainer import TorchModel
+
+    X, y, _, _ = _data()
+    optimizers, lrs, loss = [], [], TorchModel.loss
+    real = engine.make_optimizer
+    monkeypatch.setattr(engine, "make_optimizer", lambda model, net: optimizers.append(real(model, net)) or optimizers[-1])
+    monkeypatch.setattr(TorchModel, "loss", lambda self, out, target: (
+        lrs.append(optimizers[-1].param_groups[0]["lr"]) or loss(self, out, target)))
+    model = _mlp(epochs=6, warmup_epochs=2, batch_size=30, max_samples=max_samples).fit(X, y)
+    assert len(lrs) == 3 * epochs_run and model.info["epochs"] == epochs_run  # 3 updates an epoch
+    assert lrs[0] == pytest.approx(1e-4)  # the warmup starts at 1 % of the rate
+    peak = int(np.argmax(lrs))
+    assert abs(peak - epochs_run) <= 1  # a third of the updates warm up (timm peaks at its end or one after)
+    if epochs_run > 1:
+        assert lrs[-1] < 0.6 * lrs[peak]  # then the cosine decays it

@@ -76,14 +76,17 @@ def make_optimizer(model: Any, net):
                                layer_decay=model.layer_decay)
 
 
-def make_scheduler(model: Any, optimizer, updates_per_epoch: int):
-    """timm's scheduler, stepped once per optimizer update (`step_update`), warmup counted in epochs."""
+def make_scheduler(model: Any, optimizer, updates_per_epoch: int, epochs: int | None = None):
+    """timm's scheduler over `epochs` (default: the model's), stepped once per optimizer update (`step_update`);
+    the warmup is the same share of them as `warmup_epochs` is of the model's `epochs`."""
     from timm.scheduler import create_scheduler_v2
 
     if model.scheduler in (None, "none"):
         return None
-    scheduler, _ = create_scheduler_v2(optimizer, sched=model.scheduler, num_epochs=model.epochs,
-                                       warmup_epochs=model.warmup_epochs, warmup_lr=model.lr * 0.01,
+    epochs = model.epochs if epochs is None else epochs
+    warmup = model.warmup_epochs * epochs / max(model.epochs, 1)
+    scheduler, _ = create_scheduler_v2(optimizer, sched=model.scheduler, num_epochs=epochs,
+                                       warmup_epochs=warmup, warmup_lr=model.lr * 0.01,
                                        min_lr=model.lr * 0.01, step_on_epochs=False,
                                        updates_per_epoch=max(updates_per_epoch, 1))
     return scheduler

@@ -26,18 +26,21 @@ from common.progress import progress as progress_bar
 class TorchModel(Model):
     """`monitor`: "metric" (default; the validation loss when no metric is given) or "loss". `optimizer`,
     `layer_decay`: timm's create_optimizer_v2; `scheduler` (a timm name or None), `warmup_epochs`: its
-    create_scheduler_v2; `ema_decay`: timm's ModelEmaV3, whose weights then validate and predict."""
+    create_scheduler_v2; `ema_decay`: timm's ModelEmaV3, whose weights then validate and predict.
+    `max_samples`: training rows seen per fit, at most (a compute budget for a CPU: time grows with the rows
+    seen, not with the data's size): a bigger training set gets fewer epochs, at least one (`fit_epochs`),
+    the warmup the same share of them; None trains `epochs` whatever the size."""
 
     def __init__(self, task="regression", seed=0, n_classes=None, epochs=30, batch_size=256, lr=1e-3,
                  weight_decay=0.0, patience=5, device="auto", amp=True, num_workers=0, progress=False,
                  grad_accum=1, clip_grad=None, optimizer="adamw", layer_decay=None, scheduler="cosine",
-                 warmup_epochs=1, ema_decay=None, monitor="metric", export=True, **params):
+                 warmup_epochs=1, ema_decay=None, monitor="metric", export=True, max_samples=None, **params):
         super().__init__(task, seed, n_classes, **params)
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.patience, self.device, self.amp, self.num_workers, self.progress = patience, device, amp, num_workers, progress
         self.grad_accum, self.clip_grad, self.optimizer, self.layer_decay = grad_accum, clip_grad, optimizer, layer_decay
         self.scheduler, self.warmup_epochs, self.ema_decay = scheduler, warmup_epochs, ema_decay
-        self.monitor, self.export = monitor, export
+        self.monitor, self.export, self.max_samples = monitor, export, max_samples
 
     # ---- what a subclass provides
     def build_network(self, X: Any, y: np.ndarray, out_dim: int):
@@ -90,6 +93,12 @@ class TorchModel(Model):
         return self.classes(y) if self.task == "multiclass" else 1
 
 
+    def fit_epochs(self, n_rows: int) -> int:
+        """Epochs a fit on `n_rows` training rows runs: `epochs`, cut to `max_samples // n_rows` (at least 1)."""
+        if self.max_samples is None:
+            return int(self.epochs)
+        return max(1, min(int(self.epochs), int(self.max_samples) // max(int(n_rows), 1)))
+
     # ---- the shared loop
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TorchModel:
         import torch
@@ -112,7 +121,8 @@ class TorchModel(Model):
         valid_loader = acc.prepare(raw_valid) if raw_valid is not None else None
         self.net_ = acc.unwrap_model(net)
         per_epoch = engine.updates_per_epoch(len(train_loader), self.grad_accum)
-        scheduler = engine.make_scheduler(self, optimizer, per_epoch)
+        self.epochs_ = n_epochs = self.fit_epochs(len(y))
+        scheduler = engine.make_scheduler(self, optimizer, per_epoch, n_epochs)
         self.ema_ = None
         if self.ema_decay:
             from timm.utils import ModelEmaV3
@@ -133,11 +143,11 @@ class TorchModel(Model):
             loop.update({k: saved[k] for k in loop})
             start = int(saved["epoch"]) + 1
             if loop["stale"] >= self.patience:  # the fold had stopped early: nothing is left to train
-                start = self.epochs
+                start = n_epochs
         updates = start * per_epoch
         if workdir is not None:
             acc.init_trackers("tb")
-        epochs = progress_bar(range(start, self.epochs), desc="epochs", leave=False,
+        epochs = progress_bar(range(start, n_epochs), desc="epochs", leave=False,
                               enabled=bool(self.progress) and acc.is_main_process)
         try:
             for epoch in epochs:
@@ -191,7 +201,7 @@ class TorchModel(Model):
         if best_state is not None:
             self.net_.load_state_dict(best_state)
         self.info = {"best_val_loss": loop["best_loss"], "best_score": loop["best"], "monitor": self.monitored_,
-                     "best_epoch": loop["best_epoch"], "device": str(acc.device), "processes": acc.num_processes}
+                     "best_epoch": loop["best_epoch"], "epochs": n_epochs, "device": str(acc.device), "processes": acc.num_processes}
         if workdir is not None and self.export and acc.is_main_process:
             self._export(raw_valid if raw_valid is not None else raw_train, workdir / engine.NETWORK)
         return self
