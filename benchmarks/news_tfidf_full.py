@@ -28,7 +28,8 @@ import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 import numpy as np, pandas as pd
 part, data, arg = {part!r}, {data!r}, {arg!r}
-train = pd.read_csv(f"{{data}}/train_set.csv", sep="\t")
+from common.data.io import one_chunk
+train = one_chunk(pd.read_csv(f"{{data}}/train_set.csv", sep="\t"))  # as stage 03 hands frames to the folds
 start = time.perf_counter()
 if part in ("sklearn", "ngrams"):
     docs = train["text"].tolist()[: int(arg)]
@@ -45,7 +46,7 @@ else:
     from common.data.folds import make_folds
     from common.metrics import get_metric
     from common.runs.train import CVContext, fit_oof
-    test = pd.read_csv(f"{{data}}/test_a.csv", sep="\t")
+    test = one_chunk(pd.read_csv(f"{{data}}/test_a.csv", sep="\t"))
     y = train["label"].to_numpy()
     folds = make_folds(len(y), scheme="stratified", n_splits=5, seed=42, y=y)
     cv = CVContext(folds, get_metric("macro_f1"), "multiclass", n_classes=14)

@@ -18,7 +18,7 @@ import pandas as pd
 from common.errors import DataError
 from common.faults import checkpoint
 from common.data.folds import Folds
-from common.data.io import read_json, stable_hash, write_json, write_parquet
+from common.data.io import one_chunk, read_json, stable_hash, write_json, write_parquet
 from common.registry import Registry
 from common.features.shift import ks_table
 
@@ -153,6 +153,7 @@ def _split(train: pd.DataFrame, test: pd.DataFrame, ctx: FeatureContext, key: st
             log(f"  text column(s) {text} are not used by the tabular models; turn them into features in "
                 "features.py (lengths, keywords) or set their role to categorical in data.roles")
             X, X_test = X.drop(columns=text), X_test.drop(columns=text)
+    X, X_test = one_chunk(X), one_chunk(X_test)  # folds take rows of them: no joining of chunks per fold
     for frame in (X, X_test):  # what each column is, for model_inputs (a path and a document are both strings)
         frame.attrs["roles"] = {c: "image" for c in images}
     y, classes = encode_target(train[ctx.target], ctx.task)
@@ -238,14 +239,15 @@ def oof_target_encoding(train, test, ctx, columns: list[str], smoothing: float =
         table = (stats["sum"] + prior * smoothing) / (stats["count"] + smoothing)
         return keys_apply.map(table).fillna(prior).to_numpy(dtype=float)
 
-    train, test = train.copy(), test.copy()
+    new_train, new_test = {}, {}
     for column in columns:
         oof = np.full(len(train), np.nan)
         for fit_idx, valid_idx in ctx.folds.splits():
             oof[valid_idx] = encode(train[column].iloc[fit_idx], y.iloc[fit_idx], train[column].iloc[valid_idx])
-        train[f"te_{column}"] = oof
-        test[f"te_{column}"] = encode(train[column], y, test[column])
-    return train, test
+        new_train[f"te_{column}"] = oof
+        new_test[f"te_{column}"] = encode(train[column], y, test[column])
+    # assign, not a copy and inserts: a copy consolidates every block (0.4 s on Tmall's 520 k rows x 60 columns)
+    return train.assign(**new_train), test.assign(**new_test)
 
 
 @FEATURES.register("fillna")

@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from common.models.base import MODELS, Model
 from common.models.ngrams import NgramTfidf
@@ -31,13 +32,24 @@ from common.models.ngrams import NgramTfidf
 
 def documents(X) -> list[str]:
     """One string per row: the text columns joined (a Series or list of strings passes through)."""
+    return text_series(X).to_list()
+
+
+def text_series(X) -> pl.Series:
+    """`documents` as one polars String series, a missing text as "": it reads the frame's Arrow text in place,
+    where Python strings would copy it (1.2 GB for the news contest's 250,000 documents, in every fold)."""
     import pandas as pd
 
     if isinstance(X, pd.DataFrame):
         if X.shape[1] == 0:
             raise ValueError("a text model got no text column: set data.text_column (or a column's role to text)")
-        return X.astype(str).agg(" ".join, axis=1).tolist() if X.shape[1] > 1 else X.iloc[:, 0].astype(str).tolist()
-    return [str(x) for x in X]
+        frame = pl.from_pandas(X.reset_index(drop=True)).select(pl.all().cast(pl.String))
+        return frame.select(pl.concat_str(pl.all().fill_null(""), separator=" ").alias("doc")).to_series()
+    if isinstance(X, pl.Series):
+        return X.cast(pl.String).fill_null("").alias("doc")
+    if isinstance(X, pd.Series):
+        return pl.from_pandas(X.reset_index(drop=True)).cast(pl.String).fill_null("").alias("doc")
+    return pl.Series("doc", ["" if x is None else str(x) for x in X], dtype=pl.String)
 
 
 def auto_max_features(n_docs: int) -> int:
@@ -46,48 +58,53 @@ def auto_max_features(n_docs: int) -> int:
     return int(min(50_000, max(20_000, n_docs)))
 
 
+def _keys(docs: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's identity: its 64-bit hash and its length in bytes (two texts share both practically
+    never, and `CorpusFeatures.rows` then finds no row rather than a wrong one)."""
+    return docs.hash(seed=0).to_numpy(), docs.str.len_bytes().to_numpy().astype(np.int64)
+
+
 @dataclass
 class CorpusFeatures:
-    """One corpus vectorized: the fitted vectorizer, its matrix (rows in the corpus' canonical order) and each
-    document's row by the hash of its text."""
+    """One corpus vectorized: the fitted vectorizer, its matrix (one row per distinct document, ordered by
+    their keys) and those keys, sorted."""
 
     key: str
     vectorizer: NgramTfidf
     matrix: object  # scipy CSR
-    row_of: dict
+    hashes: np.ndarray  # uint64, sorted; the row of the document with hashes[i] is i
+    lengths: np.ndarray
 
-    def rows(self, docs: list[str]) -> np.ndarray | None:
+    def rows(self, docs: pl.Series) -> np.ndarray | None:
         """The matrix rows of `docs`, or None when one of them is not in the corpus."""
-        rows = [self.row_of.get(h) for h in _hashes(docs)]
-        return None if any(r is None for r in rows) else np.asarray(rows, dtype=np.int64)
+        hashes, lengths = _keys(docs)
+        rows = np.minimum(np.searchsorted(self.hashes, hashes), max(len(self.hashes) - 1, 0))
+        if not len(self.hashes) or not ((self.hashes[rows] == hashes) & (self.lengths[rows] == lengths)).all():
+            return None
+        return rows.astype(np.int64)
 
 
 _CORPUS: dict[str, CorpusFeatures] = {}  # the last corpus vectorized in this process (a stage's folds share it)
 
 
-def _hashes(docs: list[str]) -> list[bytes]:
-    return [hashlib.blake2b(d.encode(), digest_size=16).digest() for d in docs]
-
-
-def corpus_features(corpus: list[str], params: dict) -> CorpusFeatures:
+def corpus_features(corpus: pl.Series, params: dict) -> CorpusFeatures:
     """The TF-IDF of every distinct document of `corpus`, fitted on them (labels never enter), built once per
     process for a multiset of documents and vectorizer settings: each fold of a contest hands the same
     corpus (its training and validation folds and the test rows) in another order, so the first fold pays
     and the others, and the other TF-IDF models with the same settings, look rows up. Documents are vectorized
-    in the order of their hashes, so the columns do not depend on which fold came first."""
-    hashes = _hashes(corpus)
-    order = sorted(range(len(corpus)), key=hashes.__getitem__)
-    key = hashlib.blake2b(b"".join(hashes[i] for i in order) + repr(sorted(params.items())).encode(),
+    in the order of their keys, so the columns do not depend on which fold came first."""
+    hashes, lengths = _keys(corpus)
+    order = np.lexsort((lengths, hashes))
+    hashes, lengths = hashes[order], lengths[order]
+    key = hashlib.blake2b(hashes.tobytes() + lengths.tobytes() + repr(sorted(params.items())).encode(),
                           digest_size=16).hexdigest()
     if key not in _CORPUS:
         _CORPUS.clear()  # one corpus at a time: the full news contest's matrix is 2-3 GB
-        unique = list(dict.fromkeys(hashes[i] for i in order))
-        first = {}
-        for i in order:
-            first.setdefault(hashes[i], i)
+        first = np.ones(len(order), dtype=bool)  # the first of each run of equal keys: one row per distinct text
+        first[1:] = (hashes[1:] != hashes[:-1]) | (lengths[1:] != lengths[:-1])
         vectorizer = NgramTfidf(**params)
-        matrix = vectorizer.fit_transform([corpus[first[h]] for h in unique])
-        _CORPUS[key] = CorpusFeatures(key, vectorizer, matrix, {h: r for r, h in enumerate(unique)})
+        matrix = vectorizer.fit_transform(corpus, rows=order[first])
+        _CORPUS[key] = CorpusFeatures(key, vectorizer, matrix, hashes[first], lengths[first])
     return _CORPUS[key]
 
 
@@ -105,17 +122,21 @@ class TfidfModel(Model):
         self.fit_on, self.lowercase = fit_on, lowercase
 
     def fit(self, X, y, X_valid=None, y_valid=None, workdir=None) -> TfidfModel:
-        docs = documents(X)
+        docs = text_series(X)
         if self.fit_on == "corpus":  # every document of the contest, once: the folds and models share it
-            corpus = docs + (documents(X_valid) if X_valid is not None else [])
-            corpus += documents(self.unlabelled) if getattr(self, "unlabelled", None) is not None else []
+            more = [text_series(m) for m in (X_valid, getattr(self, "unlabelled", None)) if m is not None]
+            corpus = pl.concat([docs, *more], rechunk=False)
+            del more
             self.corpus_ = corpus_features(corpus, self._vectorizer_params(len(corpus)))
+            del corpus  # the text goes before the estimator's fit, which needs gigabytes of its own at full size
             self.vectorizer_ = self.corpus_.vectorizer
             features = self._features(docs)
+            del docs
         elif self.fit_on == "fold":
             self.corpus_ = None
             self.vectorizer_ = NgramTfidf(**self._vectorizer_params(len(docs)))
             features = self.vectorizer_.fit_transform(docs)
+            del docs
         else:
             raise ValueError(f"{type(self).__name__}: fit_on must be 'corpus' or 'fold'; got {self.fit_on!r}")
         y = np.asarray(y)
@@ -123,7 +144,7 @@ class TfidfModel(Model):
             self.classes_ = np.unique(y)  # the classes this fold saw; a subclass may widen them
         valid = None
         if self.uses_valid and X_valid is not None:
-            valid = self._features(documents(X_valid))
+            valid = self._features(text_series(X_valid))
             y_valid = np.asarray(y_valid)
         self.info = {"vocabulary": self.vectorizer_.vocabulary_size, "min_df": self.vectorizer_.min_df,
                      "fit_on": self.fit_on}
@@ -137,8 +158,9 @@ class TfidfModel(Model):
         return {"ngram_range": self.ngram_range, "min_df": min_df, "max_features": max_features,
                 "lowercase": self.lowercase}
 
-    def _features(self, docs: list[str]):
+    def _features(self, docs):
         """TF-IDF rows of `docs`: looked up in the corpus matrix when fitted on it, else transformed."""
+        docs = text_series(docs)
         rows = self.corpus_.rows(docs) if self.corpus_ is not None else None
         return self.corpus_.matrix[rows] if rows is not None else self.vectorizer_.transform(docs)
 
@@ -151,7 +173,7 @@ class TfidfModel(Model):
         return self.model_.predict_proba(features)
 
     def predict(self, X) -> np.ndarray:
-        features = self._features(documents(X))
+        features = self._features(text_series(X))
         if self.task == "regression":
             return np.asarray(self.model_.predict(features), dtype=np.float64)
         proba = np.asarray(self.class_proba(features), dtype=np.float64)

@@ -109,3 +109,21 @@ def test_oof_target_encoding_never_sees_a_rows_own_fold(tmp_path):
     assert np.allclose(te["te_shop"][:2], [smoothed(train, 0), smoothed(train, 1)])
     assert te["te_shop"].iloc[2] == train["target"].mean()  # an unseen value gets the prior
     assert "te_shop" not in train  # the inputs are not modified
+
+
+def test_the_feature_set_hands_a_text_column_in_one_chunk(tmp_path):
+    """A document column read in pieces reaches the fold loop as one chunk (common.data.io.one_chunk)."""
+    def frame(n, labelled):
+        docs = [" ".join(str((i * j) % 97) for j in range(30)) for i in range(n)]  # documents, not categories
+        texts = pd.concat([pd.Series(docs[: n // 2], dtype="str"), pd.Series(docs[n // 2:], dtype="str")],
+                          ignore_index=True)
+        return pd.DataFrame({"text": texts, **({"label": np.arange(n) % 2} if labelled else {})})
+
+    train, test = frame(40, True), frame(10, False)
+    assert train["text"].array.__arrow_array__().num_chunks == 2
+    ctx = FeatureContext("label", (), "binary", make_folds(40, "kfold", 2), 0, tmp_path, modality="text")
+    fs = build_features(train, test, [], ctx, tmp_path / "cache", "data", log=lambda _: None)
+    assert list(fs.X.columns) == ["text"]
+    for X, source in ((fs.X, train), (fs.X_test, test)):
+        assert X["text"].array.__arrow_array__().num_chunks == 1
+        assert X["text"].tolist() == source["text"].tolist()

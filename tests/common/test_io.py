@@ -287,3 +287,19 @@ def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_pa
         p.write_text("half")
     io.write_text(path, "new\n")
     assert path.read_text() == "new\n" and not orphan.exists() and live.exists() and other.exists()
+
+
+def test_one_chunk_joins_a_text_columns_pieces_and_keeps_the_rest():
+    """A text column read in pieces becomes one chunk (a fold's take of rows then copies only those rows),
+    with the same values, dtype, index and attrs; other columns and one-chunk frames are left as they are."""
+    parts = [pd.DataFrame({"text": pd.array(texts, dtype="str"), "n": range(len(texts))})
+             for texts in (["1 2", "3"], [None])]
+    frame = pd.concat(parts, ignore_index=True)
+    frame.index = [10, 11, 12]
+    frame.attrs["roles"] = {"text": "text"}
+    assert frame["text"].array.__arrow_array__().num_chunks == 2
+    out = io.one_chunk(frame)
+    assert out["text"].array.__arrow_array__().num_chunks == 1
+    pd.testing.assert_frame_equal(out, frame)
+    assert out.attrs == frame.attrs and out["n"].dtype == frame["n"].dtype
+    assert io.one_chunk(out) is out

@@ -44,6 +44,18 @@ def test_chunking_does_not_change_the_matrix(corpus):
     assert abs(one.transform(test) - many.transform(test)[:, order]).max() == 0
 
 
+def test_rows_vectorizes_those_documents_in_that_order(corpus):
+    """`rows` (gathered a chunk at a time) is the same fit as the documents taken out beforehand."""
+    import polars as pl
+
+    train, _ = corpus
+    rows = np.random.default_rng(0).permutation(len(train))[: len(train) - 20]
+    X = NgramTfidf((1, 2), 2, chunk_size=13).fit_transform(pl.Series(train), rows=rows)
+    Y = NgramTfidf((1, 2), 2, chunk_size=13).fit_transform([train[i] for i in rows])
+    assert X.shape == Y.shape and abs(X - Y).max() == 0
+    assert abs(NgramTfidf((1, 2), 2, chunk_size=13).fit_transform(train, rows=rows) - Y).max() == 0
+
+
 def test_lowercase_as_sklearn():
     docs = ["Alpha beta ALPHA", "beta Gamma alpha", "GAMMA gamma"]
     ours, theirs = NgramTfidf((1, 2), lowercase=True), TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)

@@ -147,3 +147,34 @@ def test_svm_fits_a_class_rarer_than_its_calibration_folds(news):
     assert np.bincount(y[keep])[11:13].tolist() == [1, 2] and pred.shape == (100, 14)
     np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-9)
     assert f1_score(yv, pred.argmax(1), average="macro") > 0.4
+
+
+def test_text_series_joins_columns_and_reads_a_missing_text_as_empty():
+    from common.models.tfidf import documents, text_series
+
+    frame = pd.DataFrame({"title": ["1 2", None, "5"], "body": ["3", "4", None]}, index=[7, 8, 9])
+    assert text_series(frame).to_list() == ["1 2 3", " 4", "5 "]
+    assert documents(frame[["title"]]) == ["1 2", "", "5"]
+    assert documents(pd.Series(["a", None])) == ["a", ""] and documents(["x", None, 3]) == ["x", "", "3"]
+    with pytest.raises(ValueError, match="no text column"):
+        text_series(frame[[]])
+
+
+def test_the_folds_share_one_corpus_matrix_and_look_their_rows_up(news):
+    """Two folds handing the same documents in another order get the same matrix (vectorized once); a fold's
+    rows are the matrix rows of its texts (as the fitted vectorizer would transform them); a text outside the
+    corpus is transformed, not given another text's row."""
+    from common.models import tfidf
+
+    X, y, Xv, yv = news
+    first = _model("tfidf_linear").fit(X, y, Xv, yv)
+    second = _model("tfidf_linear").fit(Xv, yv, X, y)
+    assert second.corpus_ is first.corpus_
+    corpus = first.corpus_
+    assert corpus.matrix.shape[0] == len(set(X["text"]) | set(Xv["text"]))
+    rows = corpus.rows(tfidf.text_series(Xv))
+    np.testing.assert_allclose(corpus.matrix[rows].toarray(), corpus.vectorizer.transform(Xv["text"].tolist()).toarray(),
+                               rtol=1e-5, atol=1e-7)
+    unseen = pd.Series([Xv["text"].iloc[0] + " 1"])
+    assert corpus.rows(tfidf.text_series(unseen)) is None
+    np.testing.assert_allclose(first._features(unseen).toarray(), corpus.vectorizer.transform(unseen.tolist()).toarray())
