@@ -24,15 +24,21 @@ if TYPE_CHECKING:
 
 
 class NgramTfidf:
-    """Sublinear TF-IDF (smooth idf, l2-normalised rows) of whitespace-token n-grams; see the module docstring."""
+    """Sublinear TF-IDF (smooth idf, l2-normalised rows) of whitespace-token n-grams; see the module docstring.
+
+    `threads`: chunks counted at once. One by default: each holds about 0.6 GB of n-gram keys at 10,000 news
+    documents, and polars' sort of them already uses every core; on the full news corpus two threads cut
+    the fit from 220 to 187 s but raised the 5-fold run's peak from 7.5 to 8.3 GB
+    (benchmarks/news_tfidf_full.py)."""
 
     def __init__(self, ngram_range=(1, 2), min_df: int = 1, max_features: int | None = None,
-                 sublinear_tf: bool = True, lowercase: bool = False, chunk_size: int = 10_000):
+                 sublinear_tf: bool = True, lowercase: bool = False, chunk_size: int = 10_000, threads: int = 1):
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         if not 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 3:
             raise ValueError(f"ngram_range must lie within (1, 3); got {ngram_range}")
         self.min_df, self.max_features = int(min_df), max_features
         self.sublinear_tf, self.lowercase, self.chunk_size = sublinear_tf, lowercase, int(chunk_size)
+        self.threads = int(threads)
 
     # ---------------------------------------------------------------- public
     def fit_transform(self, docs, rows: np.ndarray | None = None) -> sp.csr_matrix:
@@ -46,7 +52,7 @@ class NgramTfidf:
             raise ValueError(f"{self.n_tokens_:,} distinct tokens are too many for {self.ngram_range[1]}-grams as "
                              "64-bit integer keys; lower ngram_range's upper bound (or chunk_size)")
         stats = pl.DataFrame(schema={"term": pl.Int64, "df": pl.Int64, "tf": pl.Int64})
-        with ThreadPoolExecutor(2) as pool:  # numpy and polars release the GIL: two chunks at once
+        with ThreadPoolExecutor(self.threads) as pool:  # numpy and polars release the GIL: chunks at once
             for part in pool.map(lambda chunk: self._term_stats(*chunk), chunks):
                 # merged as they come: one chunk's terms are mostly the corpus' again, so this stays small
                 stats = pl.concat([stats, part]).group_by("term").agg(pl.col("df", "tf").sum())
@@ -156,7 +162,7 @@ class NgramTfidf:
             return sp.csr_matrix((counts[kept].astype(np.float32), (rows[kept], col[kept].astype(np.int32))),
                                  shape=(len(lengths), len(self.terms_)))
 
-        with ThreadPoolExecutor(2) as pool:
+        with ThreadPoolExecutor(self.threads) as pool:
             blocks = list(pool.map(lambda chunk: block(*chunk), _drained(chunks)))
         matrix = _stacked(blocks, len(self.terms_))
         matrix.sort_indices()
