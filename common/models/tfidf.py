@@ -125,18 +125,14 @@ class TfidfModel(Model):
         docs = text_series(X)
         if self.fit_on == "corpus":  # every document of the contest, once: the folds and models share it
             more = [text_series(m) for m in (X_valid, getattr(self, "unlabelled", None)) if m is not None]
-            corpus = pl.concat([docs, *more], rechunk=False)
-            del more
+            corpus = pl.concat([docs, *more], rechunk=False)  # views of the frames' own text buffers
             self.corpus_ = corpus_features(corpus, self._vectorizer_params(len(corpus)))
-            del corpus  # the text goes before the estimator's fit, which needs gigabytes of its own at full size
             self.vectorizer_ = self.corpus_.vectorizer
             features = self._features(docs)
-            del docs
         elif self.fit_on == "fold":
             self.corpus_ = None
             self.vectorizer_ = NgramTfidf(**self._vectorizer_params(len(docs)))
             features = self.vectorizer_.fit_transform(docs)
-            del docs
         else:
             raise ValueError(f"{type(self).__name__}: fit_on must be 'corpus' or 'fold'; got {self.fit_on!r}")
         y = np.asarray(y)
@@ -144,7 +140,7 @@ class TfidfModel(Model):
             self.classes_ = np.unique(y)  # the classes this fold saw; a subclass may widen them
         valid = None
         if self.uses_valid and X_valid is not None:
-            valid = self._features(text_series(X_valid))
+            valid = self._features(X_valid)
             y_valid = np.asarray(y_valid)
         self.info = {"vocabulary": self.vectorizer_.vocabulary_size, "min_df": self.vectorizer_.min_df,
                      "fit_on": self.fit_on}
@@ -159,7 +155,8 @@ class TfidfModel(Model):
                 "lowercase": self.lowercase}
 
     def _features(self, docs):
-        """TF-IDF rows of `docs`: looked up in the corpus matrix when fitted on it, else transformed."""
+        """TF-IDF rows of `docs` (anything `text_series` reads): looked up in the corpus matrix when fitted on
+        it, else transformed."""
         docs = text_series(docs)
         rows = self.corpus_.rows(docs) if self.corpus_ is not None else None
         return self.corpus_.matrix[rows] if rows is not None else self.vectorizer_.transform(docs)
@@ -173,7 +170,7 @@ class TfidfModel(Model):
         return self.model_.predict_proba(features)
 
     def predict(self, X) -> np.ndarray:
-        features = self._features(text_series(X))
+        features = self._features(X)
         if self.task == "regression":
             return np.asarray(self.model_.predict(features), dtype=np.float64)
         proba = np.asarray(self.class_proba(features), dtype=np.float64)

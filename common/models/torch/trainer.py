@@ -92,7 +92,6 @@ class TorchModel(Model):
             return int(self.n_classes or int(np.max(y)) + 1)
         return self.classes(y) if self.task == "multiclass" else 1
 
-
     def fit_epochs(self, n_rows: int) -> int:
         """Epochs a fit on `n_rows` training rows runs: `epochs`, cut to `max_samples // n_rows` (at least 1)."""
         if self.max_samples is None:
@@ -121,7 +120,7 @@ class TorchModel(Model):
         valid_loader = acc.prepare(raw_valid) if raw_valid is not None else None
         self.net_ = acc.unwrap_model(net)
         per_epoch = engine.updates_per_epoch(len(train_loader), self.grad_accum)
-        self.epochs_ = n_epochs = self.fit_epochs(len(y))
+        n_epochs = self.fit_epochs(len(y))
         scheduler = engine.make_scheduler(self, optimizer, per_epoch, n_epochs)
         self.ema_ = None
         if self.ema_decay:
