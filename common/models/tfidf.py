@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -297,27 +298,28 @@ class TfidfNBSVM(TfidfModel):
         self.alpha, self.C, self.class_weight = alpha, C, class_weight
 
     def fit_features(self, features, y, valid=None, y_valid=None) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        import tempfile
 
-        from sklearn.linear_model import LogisticRegression
+        import joblib
 
         everywhere = np.asarray(features.sum(axis=0)).ravel()
         # two classes: the second against the first, one model (its complement is the other's probability)
         self.targets_ = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
-
-        def one_class(target):
-            mine = y == target
-            inside = np.asarray(features[mine].sum(axis=0)).ravel()
-            p, q = self.alpha + inside, self.alpha + everywhere - inside
-            ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
-            # liblinear's dual solver: fast when n-grams outnumber documents, as they do here
-            model = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=1000,
-                                       class_weight=self.class_weight, random_state=self.seed)
-            return model.fit(_scaled(features, ratio), mine.astype(int)), ratio
-
-        # liblinear fits without the GIL: one class per core, each with its own scaled copy (at most 4 at once)
-        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-            fitted = list(pool.map(one_class, self.targets_))
+        args = (everywhere, self.alpha, self.C, self.class_weight, self.seed)
+        n_jobs = _classes_at_once(features)
+        if n_jobs == 1:
+            fitted = [_nbsvm_class(features, y == target, *args) for target in self.targets_]
+        else:
+            # One class per core in worker processes, as many at once as memory holds their copies. Not threads:
+            # liblinear draws its coordinate order from one generator per process, so classes fitted side by side
+            # in threads take each other's draws and the same seed no longer gives the same model. The workers
+            # map the features from one file (a copy each would double the memory; joblib's own mapping would
+            # hash the whole matrix again for every class).
+            with tempfile.TemporaryDirectory(prefix="compkit-nbsvm-") as tmp:
+                joblib.dump(features, Path(tmp) / "features.joblib")
+                shared = joblib.load(Path(tmp) / "features.joblib", mmap_mode="r")
+                fitted = joblib.Parallel(n_jobs=n_jobs, backend="loky")(
+                    joblib.delayed(_nbsvm_class)(shared, y == target, *args) for target in self.targets_)
         self.model_, self.ratios_ = [m for m, _ in fitted], [r for _, r in fitted]
 
     def class_proba(self, features) -> np.ndarray:
@@ -328,8 +330,37 @@ class TfidfNBSVM(TfidfModel):
         return np.maximum(proba, 1e-12)  # every class unlikely: still a row that normalises
 
 
+def _nbsvm_class(features, mine: np.ndarray, everywhere: np.ndarray, alpha: float, C: float, class_weight,
+                 seed: int):
+    """One NB-SVM class against the rest: its log-count ratio, and the logistic model on the scaled rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    inside = np.asarray(features[mine].sum(axis=0)).ravel()
+    p, q = alpha + inside, alpha + everywhere - inside
+    ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+    # liblinear's dual solver: fast when n-grams outnumber documents, as they do here
+    model = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000, class_weight=class_weight,
+                               random_state=seed)
+    return model.fit(_scaled(features, ratio), mine.astype(int)), ratio
+
+
+def _classes_at_once(features, cap: int = 4) -> int:
+    """One-against-the-rest fits to run at once: one per core (at most `cap`), fewer when their copies would
+    not fit in half the memory available now. Each fit holds its scaled values (8 bytes a non-zero, float64 so
+    that scikit-learn does not convert them again) and liblinear's own copy of the rows (16 bytes a non-zero);
+    on the full news contest (160,000 training documents) that is about 4 GB a class."""
+    import psutil
+
+    per_fit = 28 * features.nnz + 1  # with the gathered ratios while scaling
+    fits = int(psutil.virtual_memory().available * 0.5 // per_fit)
+    return max(1, min(cap, os.cpu_count() or 1, fits))
+
+
 def _scaled(features, ratio: np.ndarray):
-    """Sparse rows with each column multiplied by its ratio (a copy; the sparsity pattern is kept)."""
-    scaled = features.tocsr(copy=True)
-    scaled.data *= ratio[scaled.indices]
-    return scaled
+    """Sparse rows with each column multiplied by its ratio: new float64 values on the same sparsity pattern
+    (the index arrays are shared with `features`, not copied)."""
+    from scipy import sparse
+
+    features = features.tocsr()
+    values = np.multiply(features.data, ratio[features.indices], dtype=np.float64)
+    return sparse.csr_matrix((values, features.indices, features.indptr), shape=features.shape, copy=False)

@@ -76,6 +76,42 @@ def test_nbsvm_log_count_ratio():
     assert pred.shape == (2,) and pred[0] > 0.5 > pred[1]
 
 
+def test_nbsvm_scales_on_the_shared_pattern_and_fits_as_many_classes_as_memory_holds(news, monkeypatch):
+    """The scaled rows are float64 values on the features' own index arrays (no copy of them, and none made
+    again by scikit-learn); the classes fitted at once follow the memory available (one when a fit's copies
+    do not fit in half of it); and the same seed gives the same model whether the classes are fitted one at
+    a time or side by side (threads sharing liblinear's generator did not)."""
+    import psutil
+    from scipy import sparse
+
+    from common.models import tfidf
+
+    features = sparse.random(50, 200, density=0.1, format="csr", dtype=np.float32, random_state=0)
+    ratio = np.random.default_rng(0).normal(size=200).astype(np.float32)
+    scaled = tfidf._scaled(features, ratio)
+    assert scaled.dtype == np.float64
+    assert np.shares_memory(scaled.indices, features.indices) and np.shares_memory(scaled.indptr, features.indptr)
+    np.testing.assert_allclose(scaled.toarray(), features.toarray() * ratio, rtol=1e-6)
+
+    memory = psutil.virtual_memory()
+    monkeypatch.setattr(tfidf.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=28 * features.nnz * 10))
+    assert tfidf._classes_at_once(features) == 4  # room for 5: the cap
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=28 * features.nnz * 3))
+    assert tfidf._classes_at_once(features) == 1
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=0))
+    assert tfidf._classes_at_once(features) == 1  # never none
+
+    X, y, Xv, _ = news
+    one = _model("tfidf_nbsvm").fit(X, y).predict(Xv)  # one class at a time (no memory to spare)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=1 << 40))
+    monkeypatch.setattr(tfidf.os, "cpu_count", lambda: 2)
+    assert tfidf._classes_at_once(tfidf._CORPUS[next(iter(tfidf._CORPUS))].matrix) == 2
+    a, b = (_model("tfidf_nbsvm").fit(X, y).predict(Xv) for _ in range(2))  # two classes at once, twice
+    np.testing.assert_array_equal(a, b)  # the same seed gives the same model: liblinear's draws are per process
+    np.testing.assert_allclose(a, one, rtol=1e-6)
+
+
 def test_nbsvm_refuses_values():
     with pytest.raises(ValueError, match="pick another model"):
         _model("tfidf_nbsvm", task="regression")
