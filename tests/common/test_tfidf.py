@@ -79,7 +79,7 @@ def test_nbsvm_log_count_ratio():
 def test_nbsvm_scales_on_the_shared_pattern_and_fits_as_many_classes_as_memory_holds(news, monkeypatch):
     """The scaled rows are float64 values on the features' own index arrays (no copy of them, and none made
     again by scikit-learn); the classes fitted at once follow the memory available (one when a fit's copies
-    do not fit in half of it); and the same seed gives the same model whether the classes are fitted one at
+    do not fit in 70% of it); and the same seed gives the same model whether the classes are fitted one at
     a time or side by side (threads sharing liblinear's generator did not)."""
     import psutil
     from scipy import sparse
@@ -96,9 +96,9 @@ def test_nbsvm_scales_on_the_shared_pattern_and_fits_as_many_classes_as_memory_h
     memory = psutil.virtual_memory()
     monkeypatch.setattr(tfidf.os, "cpu_count", lambda: 8)
     monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=28 * features.nnz * 10))
-    assert tfidf._classes_at_once(features) == 4  # room for 5: the cap
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=28 * features.nnz * 3))
-    assert tfidf._classes_at_once(features) == 1
+    assert tfidf._classes_at_once(features) == 4  # room for 7: the cap
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=28 * features.nnz * 2))
+    assert tfidf._classes_at_once(features) == 1  # 70% of it holds one
     monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=0))
     assert tfidf._classes_at_once(features) == 1  # never none
 
@@ -110,6 +110,9 @@ def test_nbsvm_scales_on_the_shared_pattern_and_fits_as_many_classes_as_memory_h
     a, b = (_model("tfidf_nbsvm").fit(X, y).predict(Xv) for _ in range(2))  # two classes at once, twice
     np.testing.assert_array_equal(a, b)  # the same seed gives the same model: liblinear's draws are per process
     np.testing.assert_allclose(a, one, rtol=1e-6)
+    np.testing.assert_array_equal(_model("tfidf_nbsvm", jobs=2).fit(X, y).predict(Xv), a)  # set by hand
+    with pytest.raises(ValueError, match="jobs must be 'auto' or a whole number"):
+        _model("tfidf_nbsvm", jobs=0)
 
 
 def test_nbsvm_refuses_values():
