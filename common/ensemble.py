@@ -96,8 +96,16 @@ class WeightedBlend(_WeightedBase):
 class HillClimb(_WeightedBase):
     """Greedy forward selection with replacement (Caruana et al., 2004), from the best single run.
 
-    Each step adds the run whose inclusion most improves the blend; the weights are the counts.
+    Each step adds the run whose inclusion most improves the blend; the weights are the counts. The steps
+    are discrete, so a metric that scores labels (flat under small weight changes) still moves them: the
+    climb is on the metric itself. On log-loss instead it followed calibration, not labels: on the full-size
+    generated news corpus it gave the best run by macro-F1 (a linear model whose probabilities come from
+    clipped margins) weight 0 and scored 0.9575 (nested), below that run alone (0.9649); on macro-F1 it
+    keeps that run and scores 0.9649.
     """
+
+    def objective(self):
+        return self.metric
 
     def __init__(self, metric, task, seed=0, iterations: int = 50, tolerance: float = 1e-7):
         super().__init__(metric, task, seed)

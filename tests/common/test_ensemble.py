@@ -258,7 +258,7 @@ def test_rank_blend_breaks_ties_in_rank_by_row_order_and_refuses_multiclass():
 
 
 def test_weights_are_fitted_on_the_metric_itself_unless_it_scores_labels_of_classes():
-    from common.ensemble import WeightedBlend
+    from common.ensemble import HillClimb, WeightedBlend
 
     def objective(metric, task):
         return WeightedBlend(get_metric(metric), task).objective().name
@@ -267,6 +267,8 @@ def test_weights_are_fitted_on_the_metric_itself_unless_it_scores_labels_of_clas
     assert objective("qwk", "regression") == "qwk"  # a label metric of a regression is scored as it is
     assert objective("accuracy", "binary") == "logloss" and objective("qwk", "multiclass") == "logloss"
     assert objective("string_accuracy", "sequence") == "sequence_logloss"
+    # hill climbing takes discrete steps: a flat metric does not stall it, so it climbs the metric itself
+    assert HillClimb(get_metric("macro_f1"), "multiclass").objective().name == "macro_f1"
 
 
 def test_weighted_blend_stays_in_the_simplex_where_the_unconstrained_optimum_leaves_it():
@@ -278,6 +280,23 @@ def test_weighted_blend_stays_in_the_simplex_where_the_unconstrained_optimum_lea
     weights = ENSEMBLERS.create("weighted", MSE, "regression").fit(P, y).weights_
     np.testing.assert_allclose(weights, [1, 0, 0], atol=1e-3)
     assert np.all(weights >= 0) and weights.sum() == pytest.approx(1, abs=1e-15)
+
+
+def test_hill_climbing_on_a_label_metric_never_ends_below_its_best_run():
+    """It starts from the best run by the metric and takes only steps that raise it (on log-loss it could
+    end below that run: the news corpus' blend did, 0.9575 against 0.9649)."""
+    from common.ensemble import HillClimb
+    from common.metrics import get_metric
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, 500)
+    P = rng.dirichlet(np.ones(4), (500, 3))
+    P[np.arange(500), 0, y] += rng.random(500) * 0.6  # run 0 leans to the truth, the others are noise
+    P[:, 1, :] = 0.7 * P[:, 1, :] + 0.3 * np.eye(4)[y] * (rng.random(500) < 0.5)[:, None]
+    f1 = get_metric("macro_f1")
+    climb = HillClimb(f1, "multiclass").fit(P, y)
+    assert f1(y, climb.predict(P)) >= max(f1(y, P[:, j]) for j in range(3))
+    assert climb.weights_.sum() == pytest.approx(1)
 
 
 def test_hill_climbing_counts_each_pick_and_averages_the_picked_runs():
