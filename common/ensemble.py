@@ -68,18 +68,22 @@ class _WeightedBase(Ensembler):
         return np.tensordot(P, self.weights_, axes=([1], [0]))
 
     def objective(self):
-        """What the weights are fitted for: the metric, or log-loss when the metric scores labels (a
-        thresholded accuracy is flat almost everywhere, so weights fitted on it never move)."""
-        if self.metric.needs == "label" and self.task != "regression":
-            from common.metrics import get_metric
-
-            return get_metric("sequence_logloss" if self.task == "sequence" else "logloss")
+        """What the weights are fitted for: the metric itself."""
         return self.metric
 
 
 @ENSEMBLERS.register("weighted")
 class WeightedBlend(_WeightedBase):
     """Non-negative weights summing to one, optimised on the OOF metric (SLSQP from equal weights)."""
+
+    def objective(self):
+        """The metric, or log-loss when the metric scores labels: SLSQP follows gradients, and a thresholded
+        accuracy is flat almost everywhere, so weights fitted on it never move."""
+        if self.metric.needs == "label" and self.task != "regression":
+            from common.metrics import get_metric
+
+            return get_metric("sequence_logloss" if self.task == "sequence" else "logloss")
+        return self.metric
 
     def fit(self, P, y):
         m = P.shape[1]
@@ -103,9 +107,6 @@ class HillClimb(_WeightedBase):
     clipped margins) weight 0 and scored 0.9575 (nested), below that run alone (0.9649); on macro-F1 it
     keeps that run and scores 0.9649.
     """
-
-    def objective(self):
-        return self.metric
 
     def __init__(self, metric, task, seed=0, iterations: int = 50, tolerance: float = 1e-7):
         super().__init__(metric, task, seed)
