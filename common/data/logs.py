@@ -65,14 +65,16 @@ def open_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, wha
              group_by: str | None = None, log: Callable[[str], None] = print) -> Iterator[pl.DataFrame]:
     """The log as a checked, compact in-memory frame, for the body of a `with` block.
 
-    The first call reads the CSV (all cores) and checks it, then starts writing the cache (Arrow IPC) in the
-    background writer thread (`_write_later`) before the body runs, and does not wait for it: the write is a
-    copy, and it goes on beside the caller's queries. (Started when the block was left instead, the full Tmall
-    log's 0.95 GB kept a cold stage 03 waiting about 1 s at exit.) `cache_path` (so any later open) waits for
-    a write still going on and re-raises its failure; the interpreter waits for it before exiting. Later calls
-    read (memory-map) the cache.
-    `group_by` brings each value's rows together (see `grouped`), before the write, so the cache is grouped too; `aggregate_runs` then groups by that column with
-    slices instead of hashing. The frame takes about 17 bytes a row (0.9 GB for 55 M rows).
+    The first call reads the CSV (all cores) and checks it; when the body is done (or has failed: a checked
+    conversion is never thrown away) it queues the cache write (Arrow IPC) in the background writer thread
+    (`_write_later`) and does not wait for it. After the body, not before it: the body's queries keep both cores
+    busy, and a write beside them took 4.8 s and made a cold full-size Tmall stage 03 1.3-1.8 s slower; after
+    them it takes 0.9 s on the core the single-threaded rest of the stage leaves idle, and the stage waits for
+    nothing at exit. `cache_path` (so any later open) waits for a write still going on and re-raises its
+    failure; the interpreter waits for it before exiting. Later calls read (memory-map) the cache.
+    `group_by` brings each value's rows together (see `grouped`), before the write, so the cache is grouped too;
+    `aggregate_runs` then groups by that column with slices instead of hashing. The frame takes about 17 bytes a
+    row (0.9 GB for 55 M rows).
     """
     out = cache_path(csv_path, schema, cache_dir, what)
     converting = not out.is_file()
@@ -87,9 +89,11 @@ def open_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, wha
         frame = pl.read_ipc(out)
     if group_by is not None:
         frame = grouped(frame, group_by)
-    if converting:  # a checked conversion is never thrown away, even when the body fails
-        _write_later(frame, out)
-    yield frame
+    try:
+        yield frame
+    finally:
+        if converting:  # a checked conversion is never thrown away, even when the body fails
+            _write_later(frame, out)
 
 
 def read_log(csv_path: str | Path, schema: LogSchema, cache_dir: str | Path, what: str = "log",
