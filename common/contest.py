@@ -73,6 +73,11 @@ class Contest:
         return self.root / "cache"
 
     @property
+    def digest_memo_dir(self) -> Path:
+        """Where the content digests of the extra raw files are remembered (common.data.io.cached_digest)."""
+        return self.cache_dir / "digests"
+
+    @property
     def folds_dir(self) -> Path:
         """Folds live under the digest of the data and the fold settings they were made for: new raw files (the
         real ones after the demo's) or a changed scheme, n_splits or seed get new folds, and runs on the old
@@ -257,8 +262,9 @@ class Contest:
         ctx = FeatureContext(d.target, tuple(d.id_columns), self.task, folds, self.config.seed, self.root, d.modality,
                              tuple(self.annotations))
         # extra raw files (e.g. a behaviour log) feed feature steps: a changed one must rebuild them.
-        # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds.
-        extra = [cached_digest(self.path(p), self.cache_dir / "digests") for p in d.extra.values() if self.path(p).is_file()]
+        # Their digests are memoised by size and mtime: hashing a 2 GB log on every stage costs seconds (stage 01
+        # takes them while counting the files' lines).
+        extra = [cached_digest(self.path(p), self.digest_memo_dir) for p in d.extra.values() if self.path(p).is_file()]
         steps = list(self.config.features) if steps is None else steps
         # the roles decide the typed frames, so they are part of the key (inferred ones too: a kit update may
         # infer differently from the same data)

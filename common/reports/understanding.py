@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.data.io import write_text
+from common.data.io import count_lines, write_text
 from common.data.roles import apply_roles, override_hint, roles_table
 from common.submissions.files import build_submission, predictions_to_values, spec_for
 
@@ -78,7 +78,9 @@ def make_task_card(contest) -> TaskCard:
              _file_row("test", contest.path(d.test), len(test), test.attrs.get("encoding"))]
     for name, rel in d.extra.items():
         path = contest.path(rel)
-        files.append(_file_row(name, path, count_lines(path) - 1 if path.is_file() else None))
+        # the digest is taken in the same read: the stage keying caches by the file (03) need not read it again
+        lines = count_lines(path, contest.digest_memo_dir) if path.is_file() else None
+        files.append(_file_row(name, path, lines - 1 if lines is not None else None))
     if d.sample_submission:
         files.append(_file_row("sample submission", contest.path(d.sample_submission), None))
     y = train[d.target]
@@ -141,15 +143,6 @@ def explain_validation(contest, train: pd.DataFrame) -> str:
     if advice:
         text += " Consider: " + "; ".join(advice) + "."
     return text
-
-
-def count_lines(path: Path, chunk: int = 1 << 24) -> int:
-    """Newlines in a file, read in chunks (fast even for gigabyte logs)."""
-    n = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            n += block.count(b"\n")
-    return n
 
 
 def _repeated_keys(train: pd.DataFrame, id_columns: list[str]) -> list[str]:

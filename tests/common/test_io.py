@@ -41,6 +41,22 @@ def test_cached_digest_is_xxh3_of_the_content_and_replaces_older_memos(tmp_path)
     assert io.cached_digest(log, memo) == digest  # a memo without the algorithm is not trusted
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_count_lines_reads_in_chunks_and_remembers_the_digest_it_read(tmp_path, chunk):
+    path = tmp_path / "log.csv"
+    path.write_text("a,b\n" + "1,2\n" * 1001)
+    assert io.count_lines(path, chunk=chunk) == 1002
+    io._DIGESTS.clear()
+    assert io.count_lines(path, tmp_path / "memo", chunk=chunk) == 1002
+    io._DIGESTS.clear()  # a later process: only the memo folder is left
+    with mock.patch.object(io, "file_digest", wraps=io.file_digest) as hashed:
+        assert io.cached_digest(path, tmp_path / "memo") == xxhash.xxh3_128(path.read_bytes()).hexdigest()
+        assert hashed.call_count == 0  # the digest taken while counting is the one cached_digest gives
+    path.write_text("a,b\n1,3\n")
+    os.utime(path, ns=(1, 1))
+    assert io.cached_digest(path, tmp_path / "memo") == xxhash.xxh3_128(path.read_bytes()).hexdigest()
+
+
 @pytest.mark.parametrize("size", [0, 1, 2 * mmap.ALLOCATIONGRANULARITY, 2 * mmap.ALLOCATIONGRANULARITY + 7])
 def test_file_digest_over_mapped_windows_equals_hashing_the_bytes(tmp_path, size):
     data = os.urandom(size)

@@ -4,7 +4,7 @@ import pytest
 
 from common.contest import Contest
 from common.errors import DataError
-from common.reports.understanding import count_lines, write_task_card
+from common.reports.understanding import write_task_card
 from tests.conftest import classification_frames, write_contest
 
 
@@ -64,7 +64,22 @@ def test_missing_file_and_missing_column_stop_before_writing(regression_contest)
         write_task_card(Contest.load(regression_contest))
 
 
-def test_count_lines_reads_in_chunks(tmp_path):
-    path = tmp_path / "log.csv"
-    path.write_text("a,b\n" + "1,2\n" * 1001)
-    assert count_lines(path, chunk=7) == 1002
+def test_the_card_counts_an_extra_file_and_leaves_its_digest_for_the_features_stage(tmp_path):
+    from unittest import mock
+
+    from common.data import io
+
+    train, test = classification_frames()
+    config = {"competition": {"name": "logs", "task": "binary", "metric": "auc"},
+              "data": {"train": "data/raw/train.csv", "test": "data/raw/test.csv", "id_column": "id", "target": "label",
+                       "extra": {"event log": "data/raw/log.csv"}},
+              "models": [{"name": "logistic"}]}
+    root = write_contest(tmp_path / "logs", config, train, test)
+    (root / "data/raw/log.csv").write_text("id,event\n" + "1,0\n" * 2500)
+    contest = Contest.load(root)
+    card, _ = write_task_card(contest)
+    assert {"file": "event log", "rows": 2500} == {k: card.files[2][k] for k in ("file", "rows")}
+    io._DIGESTS.clear()  # as in stage 03's own process: only what stage 01 left on disk
+    with mock.patch.object(io, "file_digest", wraps=io.file_digest) as hashed:
+        io.cached_digest(root / "data/raw/log.csv", contest.digest_memo_dir)
+        assert hashed.call_count == 0
