@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ class Folds:
         """Models a cross-validation fits: one per fold of every repeat."""
         return self.n_splits * self.n_repeats
 
-    @property
+    @cached_property  # a JSON list of every row's fold: 0.15 s for Tmall's 260 k rows, asked for several times
     def hash(self) -> str:
         if not self.repeats:  # exactly the hash of folds made before repeats existed: their runs stay current
             return stable_hash(self.scheme, self.data_digest, self.assignment.tolist())

@@ -120,10 +120,13 @@ def grouped(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def is_grouped(values: pl.Series) -> bool:
     """Whether equal values sit in one run each (a sorted column's do): no value starts two runs."""
-    starts = values.filter(values.ne_missing(values.shift(1)))  # the first value of each run
+    first = values.ne_missing(values.shift(1))  # the first row of each run
+    if len(values):  # the first row starts a run even when it is null (shift's null equals it)
+        first = first.scatter(0, True)
     span = values.max() - values.min() + 2 if values.dtype.is_integer() and values.null_count() < len(values) else None
-    if span is not None and len(starts) > span:  # more runs than possible values (max - min + 1, and null)
-        return False  # e.g. a shuffled log: no need to hash its 55 M runs
+    if span is not None and first.sum() > span:  # more runs than possible values (max - min + 1, and null)
+        return False  # e.g. a shuffled log: counted, not filtered out and hashed (55 M runs)
+    starts = values.filter(first)
     return starts.n_unique() == len(starts)
 
 

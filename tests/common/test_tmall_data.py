@@ -212,6 +212,19 @@ def test_the_log_is_grouped_by_user_in_no_order(small):
     assert not users.is_sorted() and users[0] != users.min()
 
 
+@pytest.mark.parametrize("values, expected", [
+    ([3, 3, 1, 1, 2], True),  # grouped, users in no order
+    ([1, 2, 3], True), ([], True), ([None, None, 4], True),
+    ([1, 2, 1], False),  # fewer runs than possible values: found by hashing the runs' first values
+    ([1, 2, 1, 2, 1, 2], False),  # more runs than values 1..2 and null: counted, no hashing
+    ([5, None, 5], False), ([None, 5, None], False),
+])
+def test_is_grouped_means_no_value_in_two_runs(values, expected):
+    from common.data.logs import is_grouped
+
+    assert is_grouped(pl.Series(values, dtype=pl.UInt32)) is expected
+
+
 @pytest.mark.parametrize("order", ["sorted", "shuffled"])
 def test_features_do_not_depend_on_the_log_order(small, features_module, tmp_path, order):
     """The same features from the log as written (grouped, users in no order), sorted by user, or shuffled;
