@@ -100,6 +100,21 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
     return Path(path)
 
 
+def write_arrow(path: str | Path, frame: pd.DataFrame) -> Path:
+    """A frame as Arrow IPC (Feather v2, lz4): the cache format of feature tables. pandas' dtypes (categories,
+    strings) round-trip as in parquet, the index is dropped as with `write_parquet`; the write is a copy and
+    a block compression, 3-5x faster than parquet's encoding (0.12 s against 0.34-0.6 s for Tmall's 260 k x
+    59 train table), for files 1.6x larger."""
+    with atomic_path(path) as tmp:
+        frame.reset_index(drop=True).to_feather(tmp, compression="lz4")
+    return Path(path)
+
+
+def read_arrow(path: str | Path) -> pd.DataFrame:
+    """A frame `write_arrow` wrote."""
+    return pd.read_feather(path)
+
+
 def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with each Arrow-backed text column in one chunk. pandas' C parser gives a column in pieces (34 for
     50,000 news documents), and pyarrow's take of rows from a chunked column first joins them: every fold's

@@ -1,4 +1,4 @@
-"""Feature steps: registered functions applied in order, each step cached as parquet.
+"""Feature steps: registered functions applied in order, each step cached as Arrow IPC (common.data.io.write_arrow).
 
 A step is `fn(train, test, ctx, **params) -> (train, test)`; frames keep the id and target columns.
 Each step's cache key chains the data, the folds, the previous steps, the step's params and its
@@ -18,7 +18,7 @@ import pandas as pd
 from common.errors import DataError
 from common.faults import checkpoint
 from common.data.folds import Folds
-from common.data.io import one_chunk, read_json, stable_hash, write_json, write_parquet
+from common.data.io import one_chunk, read_json, read_arrow, stable_hash, write_json, write_arrow
 from common.registry import Registry
 from common.features.shift import ks_table
 
@@ -87,11 +87,11 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame, steps: list[Any], ct
         extra = () if token is None else (token(ctx, **step.params),)
         key = stable_hash(key, step.name, step.params, _source(fn), *extra)
         step_dir = Path(cache_dir) / f"{i:02d}-{step.name}-{key}"
-        if (step_dir / "done.json").is_file():
+        if _cached(step_dir):
             for skipped, _, _ in pending:
                 log(f"  feature {skipped.name}: cached (in the tables of {step.name})")
             pending = []
-            train, test = pd.read_parquet(step_dir / "train.parquet"), pd.read_parquet(step_dir / "test.parquet")
+            train, test = read_arrow(step_dir / TABLES[0]), read_arrow(step_dir / TABLES[1])
             log(f"  feature {step.name}: cached ({train.shape[1]} columns)")
             continue
         pending.append((step, fn, step_dir))
@@ -114,14 +114,25 @@ def _run_step(step: Any, fn: Callable, step_dir: Path, train: pd.DataFrame, test
     own = getattr(fn, "caches_itself", False)
     added, removed = sorted(set(train.columns) - before), sorted(before - set(train.columns))
     if not own:
-        write_parquet(step_dir / "train.parquet", train)
-        write_parquet(step_dir / "test.parquet", test)
+        write_arrow(step_dir / TABLES[0], train)
+        write_arrow(step_dir / TABLES[1], test)
+        for old in step_dir.glob("*.parquet"):  # the tables of a kit from before the Arrow cache
+            old.unlink()
         write_json(step_dir / "done.json", {"step": step.name, "params": step.params, "added": added, "removed": removed})
     checkpoint(f"feature:{step.name}")
     log(f"  feature {step.name}: +{len(added)} -{len(removed)} columns"
         + (f" (removed {', '.join(removed[:10])}{' ...' if len(removed) > 10 else ''})" if removed else "")
         + (" (cached by the step itself)" if own else ""))
     return train, test
+
+
+TABLES = ("train.arrow", "test.arrow")  # a step's cached frames (common.data.io.write_arrow)
+
+
+def _cached(step_dir: Path) -> bool:
+    """Whether a step's tables are complete: done.json is written last, and a kit from before the Arrow tables
+    left parquet ones beside it (those are made again)."""
+    return (step_dir / "done.json").is_file() and all((step_dir / name).is_file() for name in TABLES)
 
 
 def latest_key(cache_dir: Path) -> str | None:

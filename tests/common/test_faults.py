@@ -111,7 +111,7 @@ def test_stage_03_killed_while_saving_folds_and_features_resumes(reference, tmp_
     root = fresh_copy(reference, tmp_path, "cache", "folds", "runs", "submissions", "reports")
     killed(stage(root, "03", "write:*/folds.json"))  # whichever of the two fold files is written first,
     killed(stage(root, "03", "write:*/folds.npy"))  # a kill before the other lands leaves folds that are remade
-    killed(stage(root, "03", "write:01-*/train.parquet"))  # step 0 cached, step 1 in the middle of its first write
+    killed(stage(root, "03", "write:01-*/train.arrow"))  # step 0 cached, step 1 in the middle of its first write
     killed(stage(root, "03", "write:01-*/done.json"))  # step 1's tables written, not yet marked done
     out = ok(stage(root, "03"))
     assert "feature scale: cached" in out and "feature drop_shifted: +0 -" in out  # step 0 reused, step 1 redone

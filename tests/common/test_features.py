@@ -42,6 +42,37 @@ def test_steps_are_cached_and_reused(tmp_path):
     assert calls == [2.0, 3.0, 2.0]  # new data: the cache key changes
 
 
+def test_cached_step_tables_give_back_every_dtype_and_replace_a_parquet_cache(tmp_path):
+    """Categories (an unseen test level too), text, NaN, nullable ints and a non-default index come back from the
+    step cache as the step returned them (index reset); a step folder of the parquet-era kit is made again."""
+    train = pd.DataFrame({"target": [0.5, 1.5, 2.5, 3.5], "city": pd.Categorical(["a", "b", None, "a"]),
+                          "note": pd.array(["x", None, "zz", "y"], dtype="str"), "n": pd.array([1, None, 3, 4], dtype="Int64"),
+                          "v": [1.0, np.nan, 3.0, 4.0]}, index=[10, 11, 12, 13])
+    test = train.drop(columns="target").assign(city=pd.Categorical(["c", "a", "b", None]))
+    calls = []
+
+    @FEATURES.register("identity_step_for_tests")
+    def identity(train, test, ctx):
+        calls.append(1)
+        return train, test
+
+    steps = [Component(name="identity_step_for_tests")]
+    ctx = FeatureContext("target", (), "regression", make_folds(4, "kfold", 2), 0, tmp_path)
+    build_features(train, test, steps, ctx, tmp_path, "data", log=lambda _: None)
+    (step_dir,) = tmp_path.glob("00-identity_step_for_tests-*")
+    assert sorted(p.name for p in step_dir.iterdir()) == ["done.json", "test.arrow", "train.arrow"]
+    from common.data.io import read_arrow
+
+    pd.testing.assert_frame_equal(read_arrow(step_dir / "train.arrow"), train.reset_index(drop=True))
+    pd.testing.assert_frame_equal(read_arrow(step_dir / "test.arrow"), test.reset_index(drop=True))
+    build_features(train, test, steps, ctx, tmp_path, "data", log=lambda _: None)
+    assert calls == [1]  # read from the cache
+    for name in ("train", "test"):  # as the parquet-era kit left it: done.json beside parquet tables
+        (step_dir / f"{name}.arrow").rename(step_dir / f"{name}.parquet")
+    build_features(train, test, steps, ctx, tmp_path, "data", log=lambda _: None)
+    assert calls == [1, 1] and sorted(p.name for p in step_dir.iterdir()) == ["done.json", "test.arrow", "train.arrow"]
+
+
 def test_a_step_that_caches_itself_gets_no_tables_and_runs_only_when_needed(tmp_path):
     """Its result is stored once (by the step): no step tables; a rerun whose later step is cached skips it,
     one whose later step changed runs it again (from its own cache, in a real step) before that step."""

@@ -67,7 +67,7 @@ def test_a_failing_stage_stops_with_a_clear_message_and_keeps_earlier_outputs(tm
     assert {p: after.get(p) for p in before} == before  # every earlier output, byte for byte
     new = sorted(set(after) - set(before))  # what it added: the finished step's cache, complete, and nothing else
     assert {Path(p).parent.name.split("-")[1] for p in new} == {"scale"}
-    assert sorted(Path(p).name for p in new) == ["done.json", "test.parquet", "train.parquet"]
+    assert sorted(Path(p).name for p in new) == ["done.json", "test.arrow", "train.arrow"]
 
     # a stage that fails before writing: a raw file lost a column
     config["features"] = yaml.safe_load((STEAM / "config.yaml").read_text())["features"]
