@@ -35,6 +35,7 @@ PARQUET_OPTIONS = dict(compression="snappy", statistics=False, row_group_size=1 
 _INT = re.compile(r"-?\d+\Z")
 _UINT = re.compile(r"\d+\Z")
 _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z|-?(nan|NaN|inf)\Z")
+_HEAD_ROWS = 1 << 20  # is_grouped looks at a prefix this long first
 _WRITES: dict[Path, Future] = {}  # caches being written in the background, by path (see _write_later)
 _WRITER: ThreadPoolExecutor | None = None
 
@@ -120,6 +121,9 @@ def grouped(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def is_grouped(values: pl.Series) -> bool:
     """Whether equal values sit in one run each (a sorted column's do): no value starts two runs."""
+    head = values.head(_HEAD_ROWS)
+    if len(head) < len(values) and not is_grouped(head):  # a prefix of a grouped column is grouped
+        return False  # a shuffled log fails in its first million rows
     first = values.ne_missing(values.shift(1))  # the first row of each run
     if len(values):  # the first row starts a run even when it is null (shift's null equals it)
         first = first.scatter(0, True)

@@ -219,10 +219,12 @@ def test_the_log_is_grouped_by_user_in_no_order(small):
     ([1, 2, 1, 2, 1, 2], False),  # more runs than values 1..2 and null: counted, no hashing
     ([5, None, 5], False), ([None, 5, None], False),
 ])
-def test_is_grouped_means_no_value_in_two_runs(values, expected):
-    from common.data.logs import is_grouped
+@pytest.mark.parametrize("head_rows", [2, 1 << 20])  # the prefix looked at first: shorter than the column, and not
+def test_is_grouped_means_no_value_in_two_runs(values, expected, head_rows, monkeypatch):
+    from common.data import logs
 
-    assert is_grouped(pl.Series(values, dtype=pl.UInt32)) is expected
+    monkeypatch.setattr(logs, "_HEAD_ROWS", head_rows)
+    assert logs.is_grouped(pl.Series(values, dtype=pl.UInt32)) is expected
 
 
 @pytest.mark.parametrize("order", ["sorted", "shuffled"])
