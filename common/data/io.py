@@ -183,16 +183,14 @@ def cached_digest(path: str | Path, memo_dir: str | Path) -> str:
     callers with different memo folders, e.g. the contest and a feature step, do not hash the same file twice).
     """
     path = Path(path).resolve()
-    stat = path.stat()
-    stamp = [stat.st_size, stat.st_mtime_ns]
-    memo = Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
+    stamp = _stamp(path)
+    memo = _memo_file(path, memo_dir)
     saved = read_json(memo) if memo.is_file() else {}
     if saved.get("stamp") == stamp and saved.get("algorithm") == _MEMO_ALGORITHM:
-        digest = saved["digest"]
-    else:
-        digest = _DIGESTS.get((str(path), *stamp)) or file_digest(path, _MEMO_ALGORITHM)
-        _remember_digest(path, stamp, digest, memo)
-    _DIGESTS[(str(path), *stamp)] = digest
+        _DIGESTS[(str(path), *stamp)] = saved["digest"]
+        return saved["digest"]
+    digest = _DIGESTS.get((str(path), *stamp)) or file_digest(path, _MEMO_ALGORITHM)
+    _remember_digest(path, stamp, digest, memo_dir)
     return digest
 
 
@@ -201,7 +199,7 @@ def count_lines(path: str | Path, memo_dir: str | Path | None = None, chunk: int
     is taken in the same read and remembered there: stage 01 counts a contest's extra files (a 2 GB event log),
     so the stage that keys its caches by the file's content need not read it again."""
     path = Path(path).resolve()
-    stamp = [path.stat().st_size, path.stat().st_mtime_ns]
+    stamp = _stamp(path)
     h = xxhash.xxh3_128() if memo_dir is not None else None
     buffer, n = bytearray(chunk), 0
     with open(path, "rb") as fh:
@@ -210,17 +208,27 @@ def count_lines(path: str | Path, memo_dir: str | Path | None = None, chunk: int
             if h is not None:
                 h.update(memoryview(buffer)[:size])
     if h is not None:
-        memo = Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
-        _remember_digest(path, stamp, h.hexdigest(), memo)
-        _DIGESTS[(str(path), *stamp)] = h.hexdigest()
+        _remember_digest(path, stamp, h.hexdigest(), memo_dir)
     return n
 
 
 _MEMO_ALGORITHM = "xxh3_128"
 
 
-def _remember_digest(path: Path, stamp: list[int], digest: str, memo: Path) -> None:
-    write_json(memo, {"path": str(path), "stamp": stamp, "algorithm": _MEMO_ALGORITHM, "digest": digest})
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _memo_file(path: Path, memo_dir: str | Path) -> Path:
+    return Path(memo_dir) / f"digest-{stable_hash(str(path))}.json"
+
+
+def _remember_digest(path: Path, stamp: list[int], digest: str, memo_dir: str | Path) -> None:
+    """`digest` as `cached_digest` gives it for `path` at `stamp`: in `memo_dir` and in this process."""
+    write_json(_memo_file(path, memo_dir), {"path": str(path), "stamp": stamp, "algorithm": _MEMO_ALGORITHM,
+                                             "digest": digest})
+    _DIGESTS[(str(path), *stamp)] = digest
 
 
 def stable_hash(*parts: Any, length: int = 12) -> str:
