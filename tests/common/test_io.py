@@ -274,23 +274,23 @@ def test_a_write_failing_half_way_keeps_the_previous_file(tmp_path, monkeypatch,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"]  # no partial or temporary file
 
 
-def test_a_parquet_write_failing_half_way_keeps_the_previous_file(tmp_path, monkeypatch):
-    import pyarrow.parquet as pq
+def test_an_arrow_write_failing_half_way_keeps_the_previous_file(tmp_path, monkeypatch):
+    import pyarrow.feather as feather
 
-    path = tmp_path / "table.parquet"
-    io.write_parquet(path, pd.DataFrame({"a": np.arange(10_000)}))
+    path = tmp_path / "table.arrow"
+    io.write_arrow(path, pd.DataFrame({"a": np.arange(10_000)}))
     before = path.read_bytes()
-    real = pq.ParquetWriter.write_table
+    real = feather.write_feather
 
-    def half(self, table, *args, **kwargs):
-        real(self, table.slice(0, len(table) // 2), *args, **kwargs)  # half the rows reach the file
+    def half(frame, dest, *args, **kwargs):
+        real(frame.iloc[: len(frame) // 2], dest, *args, **kwargs)  # half the rows reach the file
         raise DiskFull(28, "No space left on device")
 
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", half)
+    monkeypatch.setattr(feather, "write_feather", half)
     with pytest.raises(DiskFull):
-        io.write_parquet(path, pd.DataFrame({"a": np.arange(20_000) + 7}))
+        io.write_arrow(path, pd.DataFrame({"a": np.arange(20_000) + 7}))
     monkeypatch.undo()
-    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["table.parquet"]
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["table.arrow"]
 
 
 def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
