@@ -182,7 +182,7 @@ def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5,
     rng = np.random.default_rng(seed)
     counts = np.bincount(grp * n_classes + cls, minlength=n_groups * n_classes).reshape(n_groups, n_classes)
     shuffled = rng.permutation(n_groups)
-    strata, stratum = np.unique(counts[shuffled], axis=0, return_inverse=True)
+    strata, stratum = _unique_rows(counts[shuffled])
     members = shuffled[np.argsort(stratum, kind="stable")]  # groups by stratum, shuffled within each
     ends = np.cumsum(np.bincount(stratum, minlength=len(strata)))
     starts = ends - np.bincount(stratum, minlength=len(strata))
@@ -208,6 +208,18 @@ def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5,
             fold[g] = _best_fold(load, strata[s], weight)
             load[fold[g]] += strata[s]
     return rng.permutation(n_splits)[fold][grp]
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, axis=0, return_inverse=True)` by a lexsort of the integer columns: np.unique sorts
+    the rows as opaque bytes, 20x slower (0.3 s for Tmall's 212 k groups)."""
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    inverse = np.empty(len(rows), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
 
 
 def _best_fold(load: np.ndarray, counts: np.ndarray, weight: np.ndarray) -> int:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import StratifiedGroupKFold
 
 from common.errors import ConfigError, FoldMismatchError
-from common.data.folds import load_folds, make_folds, save_folds, stratified_group_folds
+from common.data.folds import _unique_rows, load_folds, make_folds, save_folds, stratified_group_folds
 
 
 def tmall_like(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +90,17 @@ def test_seeded(name):
     # other folds, not the same ones renumbered: a renumbering would pair each fold with a single other fold
     pairs = len(set(zip(first, other)))
     assert pairs > 10, f"seed 2 made the folds of seed 1 again ({pairs} fold pairs)"
+
+
+@given(st.integers(1, 4), st.integers(1, 300), st.integers(0, 2**32 - 1))
+@settings(max_examples=50, deadline=None)
+def test_unique_rows_is_numpys_unique_over_rows(n_classes, n_groups, seed):
+    """The strata (class counts per group) come out as np.unique(axis=0) makes them: same rows, same order,
+    same inverse, so a seed keeps making the same folds."""
+    counts = np.random.default_rng(seed).geometric(0.6, (n_groups, n_classes)) - 1
+    rows, inverse = _unique_rows(counts)
+    expected, expected_inverse = np.unique(counts, axis=0, return_inverse=True)
+    assert np.array_equal(rows, expected) and np.array_equal(inverse, expected_inverse.ravel())
 
 
 def test_labels_of_any_kind_and_strings_as_groups():
