@@ -212,7 +212,7 @@ def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5,
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(rows, axis=0, return_inverse=True)` by a lexsort of the integer columns: np.unique sorts
-    the rows as opaque bytes, 20x slower (0.3 s for Tmall's 212 k groups)."""
+    the rows as opaque bytes (0.3 s of the folds' 0.4 s for Tmall's 212 k groups; the folds now take 0.1 s)."""
     order = np.lexsort(rows.T[::-1])
     ordered = rows[order]
     new = np.ones(len(rows), dtype=bool)
